@@ -1,0 +1,106 @@
+"""The ``snnlab`` command: list, reproduce, data, bench."""
+from __future__ import annotations
+
+import argparse
+import runpy
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _cmd_list(args) -> int:
+    from .data import dataset_names
+    from .methods import __all__ as methods
+    from .models.registry import MODELS
+    from .neurons import PRESETS as NEURONS
+    from .repro import PRESETS, get_reproduction, reproduction_names
+
+    print("reproductions:")
+    for name in reproduction_names():
+        print(f"  {name:12s} {get_reproduction(name).paper}")
+    print("presets:      " + ", ".join(PRESETS))
+    print("methods:      " + ", ".join(m for m in methods if m not in ("Method", "SpikingMethod")))
+    print("datasets:     " + ", ".join(dataset_names()))
+    print("models:       " + ", ".join(sorted(MODELS)))
+    print("neurons:      " + ", ".join(sorted(NEURONS)))
+    return 0
+
+
+def _cmd_reproduce(args) -> int:
+    from .repro import run
+
+    record = run(args.name, preset=args.preset, seeds=args.seeds, out=args.out, progress=not args.quiet)
+    print(f"{record['name']} [{record['preset']}] {record['metric']}, {record['effect']['n']} seed(s), "
+          f"{record['wall_clock_s']:.1f} s")
+    for arm, summary in record["arms"].items():
+        print(f"  {arm:10s} {summary['mean']:6.2f} ± {summary['std']:.2f}   per seed: "
+              + ", ".join(f"{v:.2f}" for v in summary["per_seed"]))
+    effect = record["effect"]
+    print(f"  effect ({effect['of']}): {effect['mean']:+.2f} ± {effect['std']:.2f} -> {effect['verdict']}")
+    if "path" in record:
+        print(f"written to {record['path']}")
+    return 0
+
+
+def _cmd_data(args) -> int:
+    from .data import get_dataset
+
+    for split in ("train", "test"):
+        dataset = get_dataset(args.name, split)
+        info = dataset.info
+        x, _ = dataset[0]
+        print(f"{args.name} [{split}]: {len(dataset)} samples, {info.num_classes} classes, sample {tuple(x.shape)} "
+              f"{x.dtype}")
+    print(info.description)
+    return 0
+
+
+def bench_dir() -> Path:
+    """The repository's ``bench/`` folder (benchmarks live beside the package in a clone, not inside it)."""
+    for candidate in (Path(__file__).resolve().parents[1] / "bench", Path.cwd() / "bench"):
+        if (candidate / "run.py").exists():
+            return candidate
+    raise FileNotFoundError("snnlab bench runs the scripts in the repository's bench/ folder; run it from a clone "
+                            "of the snnlab repository (pip install -e .)")
+
+
+def _cmd_bench(args) -> int:
+    folder = bench_dir()
+    sys.argv = [str(folder / "run.py"), *(["--quick"] if args.quick else []), "--out", args.out]
+    runpy.run_path(str(folder / "run.py"), run_name="__main__")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .repro import PRESETS
+
+    parser = argparse.ArgumentParser(prog="snnlab", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list reproductions, presets, methods, datasets, models and neuron presets")
+    rep = sub.add_parser("reproduce", help="run a paper reproduction and write results/<name>-<preset>.json")
+    rep.add_argument("name")
+    rep.add_argument("--preset", default="book", choices=PRESETS)
+    rep.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the preset's)")
+    rep.add_argument("--out", default="results", help="folder for the results file (default: results)")
+    rep.add_argument("--quiet", action="store_true", help="no progress bars")
+    data = sub.add_parser("data", help="prepare and verify a dataset")
+    data.add_argument("name")
+    bench = sub.add_parser("bench", help="run the benchmarks in bench/ (ratios measured side by side)")
+    bench.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke check of the benchmark code)")
+    bench.add_argument("--out", default="bench/out", help="folder for the benchmark JSON (default: bench/out)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {"list": _cmd_list, "reproduce": _cmd_reproduce, "data": _cmd_data, "bench": _cmd_bench}[args.command]
+    try:
+        return handler(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"snnlab {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""Methods: one module per paper; each turns a batch into ``(outputs, {loss_name: loss})``."""
+from .base import ANNClassification, Method, SpikingMethod
+from .tet import TET, MeanOutputCE
+
+__all__ = ["Method", "SpikingMethod", "ANNClassification", "TET", "MeanOutputCE"]

@@ -1,0 +1,73 @@
+"""The interface every training method implements, and the plain supervised methods built on it."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..encoding import encode
+from ..layout import mean_over_time
+
+__all__ = ["Method", "SpikingMethod", "ANNClassification"]
+
+
+class Method(nn.Module):
+    """A training method: turns a batch into ``(outputs, {loss_name: loss})`` and knows how to predict.
+
+    A method is an ``nn.Module`` that owns every trainable part (student, adapters, heads) and any frozen teacher
+    (with ``requires_grad=False``), so one optimizer and one ``DistributedDataParallel`` wrapper cover it.
+    The trainer minimises the sum of the returned loss terms and logs each term separately.
+
+    Subclasses implement :meth:`forward` (training: ``outputs`` are class scores ``[N, C]`` used for training
+    accuracy) and :meth:`predict` (evaluation: class scores ``[N, C]``).
+    """
+
+    def forward(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def predict(self, inputs: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class SpikingMethod(Method):
+    """Base for methods training an SNN ``model`` that maps ``[T, N, ...]`` to per-step outputs ``[T, N, C]``.
+
+    Static inputs ``[N, ...]`` are encoded into ``T`` steps with ``encoding``; inputs that already carry a time
+    axis (event frames ``[T, N, ...]``, as batched by snnlab's event collate) are used as they are.
+    Predictions are rate-decoded: the mean of the per-step outputs.
+    """
+
+    def __init__(self, model: nn.Module, T: int, encoding: str = "direct"):
+        super().__init__()
+        self.model, self.T, self.encoding = model, T, encoding
+
+    def to_time_major(self, inputs: torch.Tensor) -> torch.Tensor:
+        sample_ndim = getattr(self.model, "input_ndim", None)
+        if sample_ndim is not None and inputs.dim() == sample_ndim + 2:
+            return inputs  # already [T, N, ...]
+        return encode(self.encoding, inputs, self.T)
+
+    def output_sequence(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Per-step outputs ``[T, N, C]`` for a batch."""
+        return self.model(self.to_time_major(inputs))
+
+    @torch.no_grad()
+    def predict(self, inputs):
+        return mean_over_time(self.output_sequence(inputs))
+
+
+class ANNClassification(Method):
+    """Plain cross-entropy training of an ANN (e.g. a teacher, or the ANN twin of an SNN)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs, targets):
+        logits = self.model(inputs)
+        return logits, {"ce": F.cross_entropy(logits, targets)}
+
+    @torch.no_grad()
+    def predict(self, inputs):
+        return self.model(inputs)

@@ -1,0 +1,332 @@
+"""One trainer for every method: seeds, device, AMP, DDP (torchrun), checkpoints and resume, progress, history.
+
+A :class:`~snnlab.methods.Method` turns a batch into ``(outputs, {loss_name: loss})``; the trainer minimises the sum
+of the loss terms and records every term per epoch.
+
+Reproducibility: each epoch's randomness (shuffling, Poisson encoding, dropout) is drawn from generators seeded by
+``(seed, epoch, rank)``, so the same seed gives identical metrics on CPU, and a run resumed from a checkpoint ends
+with exactly the metrics of an uninterrupted run. Build the model after :func:`~snnlab.reproducibility.seed_everything`
+so its initial weights are reproducible too.
+
+Distributed: launched with ``torchrun --nproc_per_node=K script.py``, the trainer joins the process group (gloo on
+CPU, nccl on CUDA), wraps the method in ``DistributedDataParallel``, shards the data with ``DistributedSampler`` and
+logs and checkpoints on rank 0 only. ``batch_size`` is per process.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+from tqdm.auto import tqdm
+
+from .io import atomic_torch_save
+from .methods.base import Method
+from .reproducibility import derived_seed
+
+__all__ = ["TrainConfig", "Trainer", "NonFiniteLossError", "collate_fn_for", "final_accuracy"]
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULERS = ("cosine", "step", "none")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Raised when a loss term becomes NaN or infinite."""
+
+
+@dataclass
+class TrainConfig:
+    """Training hyper-parameters and run options (all plain values, stored in checkpoints).
+
+    ``scheduler``: ``"cosine"`` (annealed to 0 over ``epochs``), ``"step"`` (× ``gamma`` every ``step_size``
+    epochs) or ``"none"``. ``amp`` applies on CUDA only. ``checkpoint_dir``: where ``last.pt`` is written after
+    every epoch; with ``resume=True`` a run continues from it if it exists.
+    """
+
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    scheduler: str = "cosine"
+    step_size: int = 30
+    gamma: float = 0.1
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    num_workers: int = 0
+    grad_clip: float | None = None
+    max_steps_per_epoch: int | None = None
+    checkpoint_dir: str | None = None
+    resume: bool = False
+    progress: bool = True
+    find_unused_parameters: bool = False
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}")
+        if self.scheduler not in SCHEDULERS:
+            raise ValueError(f"unknown scheduler {self.scheduler!r}; choose one of {SCHEDULERS}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"epochs and batch_size must be >= 1 (got {self.epochs}, {self.batch_size})")
+        if self.resume and not self.checkpoint_dir:
+            raise ValueError("resume=True needs checkpoint_dir (the folder holding last.pt)")
+
+
+def collate_fn_for(dataset: Dataset) -> Callable | None:
+    """The collate function a dataset asks for (event data batches time-major), or the default."""
+    base = dataset.dataset if isinstance(dataset, Subset) else dataset
+    return getattr(base, "collate_fn", None)
+
+
+@dataclass
+class _DistState:
+    enabled: bool = False
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+
+def _init_distributed(device_type: str) -> _DistState:
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return _DistState()
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
+    return _DistState(True, dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+@dataclass
+class Trainer:
+    """Train ``method`` on ``train_set``, evaluating test accuracy on ``test_set`` after every epoch.
+
+    >>> trainer = Trainer(TET(SmallCNN(10), T=4), train_set, test_set, TrainConfig(epochs=5))
+    >>> history = trainer.fit()      # [{'epoch': 1, 'loss': ..., 'loss/ce': ..., 'train_acc': ..., 'test_acc': ...}, ...]
+
+    ``callbacks`` are called as ``callback(trainer, record)`` after each epoch (after the checkpoint is written).
+    """
+
+    method: Method
+    train_set: Dataset
+    test_set: Dataset | None = None
+    config: TrainConfig = field(default_factory=TrainConfig)
+    callbacks: Iterable[Callable] = ()
+
+    def __post_init__(self):
+        cfg = self.config
+        if cfg.device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        else:
+            device = cfg.device
+        self.dist = _init_distributed(torch.device(device).type)
+        if self.dist.enabled and torch.device(device).type == "cuda":
+            device = f"cuda:{self.dist.local_rank}"
+            torch.cuda.set_device(self.dist.local_rank)
+        self.device = torch.device(device)
+        self.method.to(self.device)
+        params = [p for p in self.method.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError("the method has no trainable parameters (all have requires_grad=False)")
+        self.optimizer = self._build_optimizer(params)
+        self.scheduler = self._build_scheduler()
+        self.use_amp = cfg.amp and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.module = (DistributedDataParallel(self.method, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                                               find_unused_parameters=cfg.find_unused_parameters)
+                       if self.dist.enabled else self.method)
+        self.history: list[dict] = []
+        self.start_epoch = 1
+        if cfg.resume and self.checkpoint_path.exists():
+            self.load_checkpoint(self.checkpoint_path)
+
+    # -- construction helpers --------------------------------------------------------------------------------------
+    def _build_optimizer(self, params):
+        cfg = self.config
+        if cfg.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
+        return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    def _build_scheduler(self):
+        cfg = self.config
+        if cfg.scheduler == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=cfg.epochs)
+        if cfg.scheduler == "step":
+            return torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
+        return None
+
+    @property
+    def is_main(self) -> bool:
+        return self.dist.rank == 0
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return Path(self.config.checkpoint_dir or ".") / "last.pt"
+
+    def _train_loader(self, epoch: int) -> DataLoader:
+        cfg = self.config
+        common = dict(batch_size=cfg.batch_size, num_workers=cfg.num_workers, collate_fn=collate_fn_for(self.train_set),
+                      pin_memory=self.device.type == "cuda")
+        if self.dist.enabled:
+            sampler = DistributedSampler(self.train_set, num_replicas=self.dist.world_size, rank=self.dist.rank,
+                                         shuffle=True, seed=cfg.seed)
+            sampler.set_epoch(epoch)
+            return DataLoader(self.train_set, sampler=sampler, **common)
+        generator = torch.Generator().manual_seed(derived_seed(cfg.seed, epoch, 0))
+        return DataLoader(self.train_set, shuffle=True, generator=generator, **common)
+
+    def _eval_loader(self, dataset: Dataset) -> DataLoader:
+        if self.dist.enabled:  # an exact shard per rank (no padding), counts are summed across ranks
+            dataset = Subset(dataset, range(self.dist.rank, len(dataset), self.dist.world_size))
+        return DataLoader(dataset, batch_size=self.config.batch_size, shuffle=False,
+                          num_workers=self.config.num_workers, collate_fn=collate_fn_for(dataset))
+
+    def _seed_epoch(self, epoch: int) -> None:
+        seed = derived_seed(self.config.seed, epoch, self.dist.rank)
+        torch.manual_seed(seed)
+        np.random.seed(seed % 2**32)
+
+    def _batch_to_device(self, batch):
+        inputs, targets = batch[0], batch[1]
+        return inputs.to(self.device, non_blocking=True), targets.to(self.device, non_blocking=True)
+
+    # -- training ------------------------------------------------------------------------------------------------
+    def fit(self) -> list[dict]:
+        """Train from ``start_epoch`` to ``config.epochs``; returns the per-epoch history."""
+        cfg = self.config
+        epochs = range(self.start_epoch, cfg.epochs + 1)
+        bar = tqdm(epochs, desc=type(self.method).__name__, unit="epoch", disable=not (cfg.progress and self.is_main),
+                   initial=self.start_epoch - 1, total=cfg.epochs)
+        try:
+            for epoch in bar:
+                record = self.train_epoch(epoch)
+                if self.test_set is not None:
+                    record["test_acc"] = self.evaluate(self.test_set)
+                self.history.append(record)
+                bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k in ("loss", "train_acc", "test_acc")})
+                if cfg.checkpoint_dir and self.is_main:
+                    self.save_checkpoint(self.checkpoint_path, epoch)
+                for callback in self.callbacks:
+                    callback(self, record)
+        finally:
+            bar.close()
+        return self.history
+
+    def train_epoch(self, epoch: int) -> dict:
+        """One pass over the training data; returns the epoch's record (means of every loss term, accuracy)."""
+        cfg = self.config
+        self._seed_epoch(epoch)
+        self.method.train()
+        loader = self._train_loader(epoch)
+        n_steps = len(loader) if cfg.max_steps_per_epoch is None else min(len(loader), cfg.max_steps_per_epoch)
+        sums: dict[str, float] = {}
+        correct = seen = 0
+        start = time.perf_counter()
+        batches = tqdm(loader, total=n_steps, desc=f"epoch {epoch}", leave=False, unit="batch",
+                       disable=not (cfg.progress and self.is_main))
+        for step, batch in enumerate(batches):
+            if step >= n_steps:
+                break
+            inputs, targets = self._batch_to_device(batch)
+            with torch.autocast(self.device.type, enabled=self.use_amp):
+                outputs, losses = self.module(inputs, targets)
+            loss = self._total_loss(losses, epoch, step)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            if cfg.grad_clip is not None:
+                self.scaler.unscale_(self.optimizer)
+                torch.nn.utils.clip_grad_norm_(self.method.parameters(), cfg.grad_clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            n = targets.shape[0]
+            seen += n
+            correct += (outputs.detach().argmax(-1) == targets).sum().item()
+            for name, value in [("loss", loss), *((f"loss/{k}", v) for k, v in losses.items())]:
+                sums[name] = sums.get(name, 0.0) + value.detach().item() * n
+        batches.close()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        totals = self._all_reduce([seen, correct, *sums.values()])
+        seen, correct, values = totals[0], totals[1], totals[2:]
+        record = {"epoch": epoch, **{k: v / seen for k, v in zip(sums, values)}, "train_acc": 100.0 * correct / seen,
+                  "lr": self.optimizer.param_groups[0]["lr"], "time_s": time.perf_counter() - start}
+        return record
+
+    def _total_loss(self, losses: dict[str, torch.Tensor], epoch: int, step: int) -> torch.Tensor:
+        if not losses:
+            raise ValueError(f"{type(self.method).__name__}.forward returned no loss terms")
+        bad = {k: v.item() for k, v in losses.items() if not torch.isfinite(v).all()}
+        if bad:
+            terms = ", ".join(f"{k}={v}" for k, v in losses.items())
+            raise NonFiniteLossError(
+                f"non-finite loss at epoch {epoch}, step {step}: {sorted(bad)} ({terms}). Training stopped; "
+                "try a lower learning rate (config.lr), gradient clipping (config.grad_clip), amp=False, "
+                "or check the inputs for NaN/inf."
+            )
+        return sum(losses.values())
+
+    def _all_reduce(self, values: list[float]) -> list[float]:
+        if not self.dist.enabled:
+            return values
+        t = torch.tensor(values, dtype=torch.float64, device=self.device)
+        dist.all_reduce(t)
+        return t.tolist()
+
+    @torch.no_grad()
+    def evaluate(self, dataset: Dataset) -> float:
+        """Top-1 accuracy (%) of ``method.predict`` on ``dataset`` (summed across ranks when distributed)."""
+        self.method.eval()
+        correct = total = 0
+        for batch in self._eval_loader(dataset):
+            inputs, targets = self._batch_to_device(batch)
+            with torch.autocast(self.device.type, enabled=self.use_amp):
+                scores = self.method.predict(inputs)
+            correct += (scores.argmax(-1) == targets).sum().item()
+            total += targets.shape[0]
+        total, correct = self._all_reduce([total, correct])
+        return 100.0 * correct / max(total, 1)
+
+    # -- checkpoints ---------------------------------------------------------------------------------------------
+    def save_checkpoint(self, path: str | os.PathLike, epoch: int) -> None:
+        """Write the full training state after ``epoch`` atomically."""
+        atomic_torch_save({
+            "epoch": epoch,
+            "method": self.method.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "history": self.history,
+            "config": asdict(self.config),
+        }, path)
+
+    def load_checkpoint(self, path: str | os.PathLike) -> None:
+        """Restore the training state written by :meth:`save_checkpoint`; training resumes at the next epoch."""
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        saved_epochs = state["config"]["epochs"]
+        if state["epoch"] > self.config.epochs:
+            raise ValueError(f"checkpoint {path} is at epoch {state['epoch']}, beyond config.epochs={self.config.epochs}")
+        if saved_epochs != self.config.epochs and self.config.scheduler == "cosine":
+            raise ValueError(f"checkpoint {path} was written for epochs={saved_epochs}; the cosine schedule depends "
+                             f"on it, so resume with epochs={saved_epochs} or start a new run")
+        self.method.load_state_dict(state["method"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state["scheduler"] is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.history = list(state["history"])
+        self.start_epoch = state["epoch"] + 1
+
+
+def final_accuracy(history: list[dict]) -> float:
+    """The last epoch's test accuracy (%), the number reproductions report."""
+    if not history or "test_acc" not in history[-1]:
+        raise ValueError("history has no test accuracy: pass a test_set to the Trainer")
+    return history[-1]["test_acc"]
+
