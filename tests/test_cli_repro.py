@@ -1,0 +1,77 @@
+"""CLI errors, the TET smoke reproduction end to end, the results file, and import hygiene."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from snnlab.cli import main
+from snnlab.data import get_dataset
+from snnlab.repro import run
+from snnlab.repro.results import paired_effect, summarise
+
+
+def test_import_does_not_pull_torchvision():
+    code = "import sys, snnlab, snnlab.train, snnlab.repro, snnlab.energy, snnlab.hooks, snnlab.cli; " \
+           "print('torchvision' in sys.modules, 'spikingjelly.datasets' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["reproduce", "tett"], "unknown reproduction 'tett'; available: tet"),
+    (["data", "nope"], "unknown dataset 'nope'; available: digits"),
+])
+def test_cli_unknown_names_list_valid_ones(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_unknown_preset_lists_choices(capsys):
+    with pytest.raises(SystemExit):
+        main(["reproduce", "tet", "--preset", "huge"])
+    assert "choose from 'smoke', 'book', 'paper'" in capsys.readouterr().err
+
+
+def test_cli_list_and_data(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "tet" in out and "digits" in out and "smoke, book, paper" in out
+    assert main(["data", "digits"]) == 0
+    assert "1257 samples" in capsys.readouterr().out
+
+
+def test_tet_smoke_reproduction_writes_complete_record(tmp_path):
+    record = run("tet", preset="smoke", seeds=2, out=str(tmp_path), progress=False)
+    saved = json.loads((tmp_path / "tet-smoke.json").read_text())
+    for key in ("paper", "setting", "preset", "metric", "arms", "effect", "wall_clock_s", "hardware", "versions",
+                "git_sha"):
+        assert key in saved
+    for arm in ("tet", "mean_ce"):
+        values = saved["arms"][arm]["per_seed"]
+        assert len(values) == 2 and all(0 <= v <= 100 for v in values)
+        assert saved["arms"][arm]["mean"] == pytest.approx(sum(values) / 2)
+    assert saved["effect"]["per_seed"] == pytest.approx(
+        [a - b for a, b in zip(saved["arms"]["tet"]["per_seed"], saved["arms"]["mean_ce"]["per_seed"])])
+    assert record["arms"] == saved["arms"]
+
+
+def test_summary_statistics_golden_values():
+    s = summarise([1.0, 2.0, 4.0])
+    assert s["mean"] == pytest.approx(7 / 3) and s["std"] == pytest.approx(1.5275252, rel=1e-6)
+    e = paired_effect([3.0, 4.0, 5.0], [1.0, 1.5, 2.0])  # diffs 2, 2.5, 3: t = 2.5 / (0.5 / sqrt 3) = 8.66
+    assert e["t"] == pytest.approx(8.660254, rel=1e-6) and e["verdict"] == "reproduced"
+    assert paired_effect([1.0, 2.0], [2.0, 1.0])["verdict"] == "inconclusive"
+
+
+def test_digits_split_is_fixed_disjoint_and_validated():
+    a, b = get_dataset("digits", "train"), get_dataset("digits", "train")
+    test = get_dataset("digits", "test")
+    assert len(a) + len(test) == 1797 and a.tensors[0].shape[1:] == (1, 16, 16)
+    assert (a.tensors[0] == b.tensors[0]).all()
+    assert 0.0 <= float(a.tensors[0].min()) and float(a.tensors[0].max()) <= 1.0
+    assert len(get_dataset("digits", "train", train_limit=300)) == 300
+    with pytest.raises(ValueError, match="unknown option"):
+        get_dataset("digits", "train", resolution=16)
+    with pytest.raises(ValueError, match="unknown split"):
+        get_dataset("digits", "val")
