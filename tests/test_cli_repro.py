@@ -75,3 +75,12 @@ def test_digits_split_is_fixed_disjoint_and_validated():
         get_dataset("digits", "train", resolution=16)
     with pytest.raises(ValueError, match="unknown split"):
         get_dataset("digits", "val")
+
+
+def test_bench_quick_reports_positive_ratios(tmp_path, capsys):
+    assert main(["bench", "--quick", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "bench.json").read_text())
+    assert {row["model"] for row in report["neuron_overhead"]} == {"small-cnn", "vgg9"}
+    for row in report["neuron_overhead"]:
+        assert row["ratio"] == pytest.approx(row["snn_step_s"] / (row["T"] * row["ann_step_s"]))
+    assert report["throughput"]["samples_per_s"] > 0
