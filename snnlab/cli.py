@@ -43,16 +43,37 @@ def _cmd_reproduce(args) -> int:
     return 0
 
 
+def _describe(sample) -> str:
+    if isinstance(sample, dict):
+        return ", ".join(f"{key} {tuple(value.shape)} {value.dtype}" for key, value in sample.items())
+    return f"{tuple(sample.shape)} {sample.dtype}"
+
+
 def _cmd_data(args) -> int:
+    import time
+
     from .data import get_dataset
 
+    start = time.perf_counter()
     for split in ("train", "test"):
         dataset = get_dataset(args.name, split)
         info = dataset.info
-        x, _ = dataset[0]
-        print(f"{args.name} [{split}]: {len(dataset)} samples, {info.num_classes} classes, sample {tuple(x.shape)} "
-              f"{x.dtype}")
+        print(f"{args.name} [{split}]: {len(dataset)} samples, {info.num_classes} classes, sample "
+              f"{_describe(dataset[0][0])}")
     print(info.description)
+    cache = info.extra.get("cache")
+    if cache:
+        print(f"cache: {cache['file']} ({cache['bytes'] / 2**20:.1f} MiB, generated in {cache['generation_s']:.1f} s,"
+              f" checksum {cache['checksum'][:16]})")
+    print(f"ready in {time.perf_counter() - start:.1f} s")
+    if args.baseline:
+        from .repro.baselines import run_baseline
+
+        record = run_baseline(args.name, seeds=args.seeds, progress=not args.quiet)
+        acc = record["accuracy"]
+        print(f"baseline ({record['settings']['model']}, T={record['settings']['T']}): test accuracy "
+              f"{acc['mean']:.2f} ± {acc['std']:.2f} over {acc['n']} seed(s), {record['wall_clock_s']:.1f} s; "
+              f"written to {record['path']}")
     return 0
 
 
@@ -84,8 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the preset's)")
     rep.add_argument("--out", default="results", help="folder for the results file (default: results)")
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
-    data = sub.add_parser("data", help="prepare and verify a dataset")
+    data = sub.add_parser("data", help="prepare (generate or load) a dataset and describe it")
     data.add_argument("name")
+    data.add_argument("--baseline", action="store_true",
+                      help="also train the small SNN baseline at the book preset (results/baselines/NAME.json)")
+    data.add_argument("--seeds", type=int, default=1, help="baseline seeds (default 1)")
+    data.add_argument("--quiet", action="store_true", help="no progress bars")
     bench = sub.add_parser("bench", help="run the benchmarks in bench/ (ratios measured side by side)")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke check of the benchmark code)")
     bench.add_argument("--out", default="bench/out", help="folder for the benchmark JSON (default: bench/out)")

@@ -194,8 +194,13 @@ class Trainer:
         np.random.seed(seed % 2**32)
 
     def _batch_to_device(self, batch):
+        """Inputs (a tensor or, for multimodal data, a dict of tensors) and targets on the trainer's device."""
         inputs, targets = batch[0], batch[1]
-        return inputs.to(self.device, non_blocking=True), targets.to(self.device, non_blocking=True)
+        if isinstance(inputs, dict):
+            inputs = {key: value.to(self.device, non_blocking=True) for key, value in inputs.items()}
+        else:
+            inputs = inputs.to(self.device, non_blocking=True)
+        return inputs, targets.to(self.device, non_blocking=True)
 
     # -- training ------------------------------------------------------------------------------------------------
     def fit(self) -> list[dict]:

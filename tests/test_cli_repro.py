@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from snnlab.cli import main
-from snnlab.data import get_dataset
+from snnlab.data import dataset_names, get_dataset
 from snnlab.repro import run
 from snnlab.repro.results import paired_effect, summarise
 
@@ -20,7 +20,7 @@ def test_import_does_not_pull_torchvision():
 
 @pytest.mark.parametrize("argv,message", [
     (["reproduce", "tett"], "unknown reproduction 'tett'; available: tet"),
-    (["data", "nope"], "unknown dataset 'nope'; available: digits"),
+    (["data", "nope"], "unknown dataset 'nope'; available: " + ", ".join(dataset_names())),
 ])
 def test_cli_unknown_names_list_valid_ones(argv, message, capsys):
     assert main(argv) == 2

@@ -1,0 +1,108 @@
+"""Checksummed downloads for the real data sets: nothing partial or unverified is ever left in the data folder.
+
+A :class:`Resource` is one official file (archive or raw file) with its mirrors and SHA-256. :func:`fetch` streams
+it into a temporary file beside its destination, verifies the digest, and only then renames it into place
+(:func:`snnlab.io.atomic_path`); a failed or corrupt download leaves nothing behind. :func:`extract_tar` unpacks an
+archive into a temporary folder and renames the finished folder into place. Network calls use a short socket
+timeout, so an offline machine fails in seconds with a clear :class:`DownloadError`; data set builders turn that into
+a :class:`FileNotFoundError` naming the expected layout and where to obtain the files (:func:`missing_files_error`).
+"""
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..io import atomic_path
+from .cache import file_sha256
+
+__all__ = ["Resource", "DownloadError", "fetch", "extract_tar", "missing_files_error", "TIMEOUT_S"]
+
+TIMEOUT_S = 15.0
+"""Socket timeout (seconds) of every connection attempt and read: offline machines fail fast instead of hanging."""
+
+
+class DownloadError(OSError):
+    """A resource could not be obtained from any mirror (network failure or checksum mismatch)."""
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One official file: its name on disk, the URLs serving it (tried in order) and its SHA-256 digest."""
+
+    filename: str
+    urls: tuple[str, ...]
+    sha256: str
+
+
+def _open_url(url: str, timeout: float):
+    """Open ``url`` for reading (the single network entry point; tests replace it to stay offline)."""
+    request = urllib.request.Request(url, headers={"User-Agent": "snnlab"})
+    return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310  (https URLs from this module)
+
+
+def fetch(resource: Resource, folder: str | os.PathLike, timeout: float = TIMEOUT_S) -> Path:
+    """``folder/resource.filename``, downloaded and verified unless a file with the right SHA-256 is already there.
+
+    A present file with a wrong digest (truncated or corrupt) is replaced. Mirrors are tried in order; each
+    download goes to a temporary file that is renamed into place only after its digest matched, so an interrupted
+    or corrupt download leaves no file. Raises :class:`DownloadError` listing every mirror's failure.
+    """
+    path = Path(folder) / resource.filename
+    if path.is_file() and file_sha256(path) == resource.sha256:
+        return path
+    failures = []
+    for url in resource.urls:
+        try:
+            with atomic_path(path) as tmp:
+                print(f"snnlab: downloading {url} -> {path}", file=sys.stderr)
+                with _open_url(url, timeout) as response, open(tmp, "wb") as handle:
+                    shutil.copyfileobj(response, handle, length=1 << 20)
+                digest = file_sha256(tmp)
+                if digest != resource.sha256:
+                    raise DownloadError(f"SHA-256 mismatch (got {digest}, expected {resource.sha256})")
+            return path
+        except (OSError, ValueError, http.client.HTTPException) as err:  # URLError, timeouts, DownloadError: OSError
+            failures.append(f"{url}: {err}")
+    raise DownloadError(f"could not download {resource.filename}: " + "; ".join(failures))
+
+
+def extract_tar(archive: str | os.PathLike, member: str, destination: str | os.PathLike) -> Path:
+    """Extract the top-level folder ``member`` of a tar archive to ``destination`` (a folder path), atomically.
+
+    The archive is unpacked into a temporary folder beside ``destination`` (with tarfile's ``data`` filter, which
+    rejects absolute paths, links out of the tree and device files); the extracted ``member`` is renamed to
+    ``destination`` only once complete, and the temporary folder is always removed.
+    """
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent))
+    try:
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp, filter="data")
+        extracted = tmp / member
+        if not extracted.is_dir():
+            raise DownloadError(f"archive {archive} has no top-level folder {member!r}")
+        os.replace(extracted, destination)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return destination
+
+
+def missing_files_error(dataset: str, where: Path, missing: list[str], layout: str, source: str,
+                        reason: str | None = None, downloadable: bool = True) -> FileNotFoundError:
+    """The error a builder raises when its files are absent: what is missing, the expected layout, where to get it,
+    and why an automatic download did not help (``reason``) or how to enable it (``downloadable``)."""
+    lines = [f"{dataset}: files not found under {where} (missing: {', '.join(missing)}).",
+             f"Expected layout:\n{layout}", f"Obtain the files from {source}."]
+    if reason:
+        lines.append(f"Automatic download failed: {reason}")
+    elif downloadable:
+        lines.append("Pass download=True to download them (needs network access), or place them by hand.")
+    return FileNotFoundError("\n".join(lines))

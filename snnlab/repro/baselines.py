@@ -1,0 +1,56 @@
+"""Reference accuracies of a small SNN on each embedded data set at the book preset (how much headroom is left).
+
+Each baseline is a plain directly-trained SNN (SmallCNN or MLP with the TET LIF neuron, mean-output cross entropy)
+with the same optimiser settings the book chapters use; ``snnlab data NAME --baseline`` runs it and writes
+``results/baselines/<name>.json``.
+"""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..io import atomic_write_json
+from ..methods import MeanOutputCE
+from ..reproducibility import environment_info
+from .common import load_data, train_arm
+from .results import summarise
+
+__all__ = ["BASELINES", "run_baseline"]
+
+_TRAIN = dict(optimizer="adam", lr=3e-3, scheduler="cosine", batch_size=32)
+
+BASELINES: dict[str, dict] = {
+    "digits": dict(dataset="digits", data_options=dict(size=16), model="small-cnn",
+                   model_options=dict(in_channels=1, width=8, neuron="tet"), T=2, train=dict(_TRAIN, epochs=10)),
+    "event-digits": dict(dataset="event-digits", data_options=dict(frames=4, size=17), model="small-cnn",
+                         model_options=dict(in_channels=2, width=8, neuron="tet"), T=4,
+                         train=dict(_TRAIN, epochs=10)),
+    "event-gestures": dict(dataset="event-gestures", data_options=dict(frames=8, size=16), model="small-cnn",
+                           model_options=dict(in_channels=2, width=8, neuron="tet"), T=8,
+                           train=dict(_TRAIN, epochs=10)),
+}
+
+
+def run_baseline(name: str, seeds: int = 1, progress: bool = True, out: str | Path | None = "results") -> dict:
+    """Train the baseline of data set ``name`` for ``seeds`` seeds; returns (and writes) the record."""
+    if name not in BASELINES:
+        raise ValueError(f"no baseline for dataset {name!r}; available: {', '.join(sorted(BASELINES))}")
+    settings = BASELINES[name]
+    start = time.perf_counter()
+    data = load_data(settings)
+    load_s = time.perf_counter() - start
+    runs = [train_arm(lambda model: MeanOutputCE(model, T=settings["T"]), settings, seed, progress, data=data)
+            for seed in range(seeds)]
+    record = {
+        "name": f"baseline-{name}", "dataset": name, "settings": settings, "metric": "test accuracy (%)",
+        "accuracy": summarise([r["final"] for r in runs]), "curves": [r["curve"] for r in runs],
+        "train_size": len(data[0]), "test_size": len(data[1]), "data_load_s": round(load_s, 2),
+        "wall_clock_s": round(time.perf_counter() - start, 2),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "environment": environment_info(),
+    }
+    if out is not None:
+        path = Path(out) / "baselines" / f"{name}.json"
+        atomic_write_json(record, path)
+        record["path"] = str(path)
+    return record
