@@ -1,0 +1,162 @@
+"""Notebook conventions (static checks) and execution of every notebook at the ``smoke`` preset with papermill.
+
+Conventions for ``notebooks/*.ipynb``:
+
+* committed without outputs;
+* one cell tagged ``parameters`` whose defaults are the ``book`` preset (``preset = "book"``), and a check that
+  rejects a preset outside ``snnlab.repro.PRESETS``;
+* a Colab install cell (first code cell) guarded by ``"google.colab" in sys.modules`` that installs snnlab from
+  the repository named in ``_config.yml`` and never installs, upgrades or reinstalls torch;
+* heavy cells (training, reproductions) show progress bars;
+* every figure has axis labels and a caption (cell metadata ``mystnb.figure``).
+"""
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+PRESETS = ("smoke", "book", "paper")
+HEAVY_CALLS = (".fit(", "repro.run(", "train_arm(")
+FIGURE_CALL = re.compile(r"\bplt\.(subplots|figure|subplot_mosaic)\(")
+
+
+def _ids(paths):
+    return [p.stem for p in paths]
+
+
+def _read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def _code_cells(nb):
+    return [cell for cell in nb.cells if cell.cell_type == "code"]
+
+
+def _tags(cell) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def _repository_url() -> str:
+    text = (ROOT / "_config.yml").read_text()
+    match = re.search(r"^repository:\s*\n(?:[ \t]+.*\n)*?[ \t]+url:\s*(\S+)", text, re.MULTILINE)
+    assert match, "_config.yml has no repository.url"
+    return match.group(1).strip("\"'")
+
+
+def test_there_are_notebooks():
+    names = {p.stem for p in NOTEBOOKS}
+    assert {"primer", "energy", "tet", "results", "datasets"} <= names, names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_committed_without_outputs(path):
+    nb = _read(path)
+    nbformat.validate(nb)
+    dirty = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+             and (cell.get("outputs") or cell.get("execution_count") is not None)]
+    assert not dirty, f"{path.name}: code cells {dirty} have outputs; clear them before committing"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_parameters_cell_defaults_to_book_preset(path):
+    nb = _read(path)
+    cells = [cell for cell in _code_cells(nb) if "parameters" in _tags(cell)]
+    assert len(cells) == 1, f"{path.name}: needs exactly one cell tagged 'parameters', found {len(cells)}"
+    namespace: dict = {}
+    exec(compile(cells[0].source, f"{path.name}:parameters", "exec"), {}, namespace)
+    assert namespace.get("preset") == "book", f"{path.name}: the parameters cell must set preset = 'book'"
+    # the parameters cell comes before any cell that uses the preset (only the install cell may precede it)
+    code = _code_cells(nb)
+    assert code.index(cells[0]) <= 1, f"{path.name}: the parameters cell must be the first or second code cell"
+    # the notebook rejects presets it does not know
+    source = "\n".join(cell.source for cell in code)
+    assert re.search(r"preset not in (repro\.)?PRESETS", source) and "raise ValueError" in source, (
+        f"{path.name}: validate the preset (if preset not in PRESETS: raise ValueError(...))")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_colab_install_cell_keeps_torch(path):
+    nb = _read(path)
+    code = _code_cells(nb)
+    install = [cell for cell in code if "google.colab" in cell.source]
+    assert len(install) == 1, f"{path.name}: needs exactly one Colab install cell"
+    cell = install[0]
+    assert code[0] is cell, f"{path.name}: the Colab install cell must be the first code cell"
+    tree = ast.parse(cell.source)  # plain Python (no ! or % magics): it must run under every runner
+    assert any(isinstance(node, ast.If) and "google.colab" in ast.unparse(node.test) for node in ast.walk(tree)), (
+        f"{path.name}: the install cell must be guarded by `if \"google.colab\" in sys.modules`")
+    assert _repository_url() in cell.source, f"{path.name}: install from the repository named in _config.yml"
+    words = {node.value.strip() for node in ast.walk(tree)
+             if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    assert not [w for w in words if re.match(r"(torch|torchvision|torchaudio)\b", w)], (
+        f"{path.name}: the install cell must not install torch")
+    assert not {"-U", "--upgrade", "--force-reinstall", "--ignore-installed", "-I"} & words, (
+        f"{path.name}: the install cell must not upgrade or reinstall packages (Colab's torch would be replaced)")
+    # and the package itself does not pull torch in
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert not [d for d in deps if re.match(r"torch\b", d)], deps
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_heavy_cells_show_progress(path):
+    for cell in _code_cells(_read(path)):
+        src = cell.source
+        if not any(call in src for call in HEAVY_CALLS):
+            continue
+        assert "progress=False" not in src or "tqdm" in src, (
+            f"{path.name}: a training cell turns its progress bars off without a tqdm bar of its own:\n{src}")
+        if re.search(r"^\s*for .+:", src, re.MULTILINE):
+            assert "tqdm(" in src, f"{path.name}: a loop over training runs needs a tqdm progress bar:\n{src}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_figures_are_labelled_and_captioned(path):
+    for cell in _code_cells(_read(path)):
+        src = cell.source
+        n_figures = len(FIGURE_CALL.findall(src))
+        if not n_figures:
+            continue
+        assert n_figures == 1, f"{path.name}: one figure per cell (each gets one caption):\n{src[:200]}"
+        figure = cell.get("metadata", {}).get("mystnb", {}).get("figure", {})
+        caption, name = str(figure.get("caption", "")).strip(), str(figure.get("name", ""))
+        assert len(caption) >= 30, f"{path.name}: figure cell without a caption (metadata mystnb.figure.caption)"
+        assert name.startswith("fig-"), f"{path.name}: figure cell needs metadata mystnb.figure.name = 'fig-...'"
+        assert re.search(r"set_xlabel\(|plt\.xlabel\(", src) and re.search(r"set_ylabel\(|plt\.ylabel\(", src), (
+            f"{path.name}: figure {name} needs axis labels")
+
+
+def test_figure_names_are_unique():
+    names = []
+    for path in NOTEBOOKS:
+        for cell in _code_cells(_read(path)):
+            name = cell.get("metadata", {}).get("mystnb", {}).get("figure", {}).get("name")
+            if name:
+                names.append(name)
+    assert len(names) == len(set(names)), names
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_runs_at_smoke_preset(path, tmp_path):
+    """Execute the notebook with papermill at ``preset='smoke'``, from notebooks/ as the book build does."""
+    papermill = pytest.importorskip("papermill")
+    out = tmp_path / path.name
+    nb = papermill.execute_notebook(str(path), str(out), parameters={"preset": "smoke"}, cwd=str(NOTEBOOK_DIR),
+                                    kernel_name="python3", progress_bar=False, log_output=False)
+    injected = [cell for cell in nb.cells if "injected-parameters" in _tags(cell)]
+    assert injected and "smoke" in injected[0].source
+    errors = [o for cell in _code_cells(nb) for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    # every figure cell really drew its figure
+    for cell in _code_cells(nb):
+        if FIGURE_CALL.search(cell.source):
+            images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+            assert len(images) == 1, f"{path.name}: a figure cell produced {len(images)} images"
