@@ -227,3 +227,13 @@ def test_full_size_parameter_counts(name):
     model = factory()
     assert low < expected < high
     assert n_params(model) == expected
+
+
+def test_ann_twin_with_dropout_trains_on_batches_of_different_sizes():
+    from snnlab.models import SmallCNN
+
+    model = SmallCNN(num_classes=3, in_channels=1, width=4, neuron=None, dropout=0.5).train()
+    for batch in (8, 5):  # a smaller last batch must not meet a mask kept from the previous call
+        out = model(torch.rand(batch, 1, 16, 16))
+        assert out.shape == (batch, 3)
+        out.sum().backward()

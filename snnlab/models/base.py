@@ -63,7 +63,8 @@ class SpikingNet(nn.Module):
         return layer.Flatten(step_mode=self.step_mode)
 
     def dropout(self, p: float) -> nn.Module:
-        return layer.Dropout(p, step_mode=self.step_mode)
+        """SpikingJelly's Dropout (one mask shared by all time steps) for the SNN, ``nn.Dropout`` for the ANN twin."""
+        return layer.Dropout(p, step_mode=self.step_mode) if self.spiking else nn.Dropout(p)
 
     def act(self) -> nn.Module:
         """A spiking neuron for the SNN, ``nn.ReLU`` for the ANN twin."""
