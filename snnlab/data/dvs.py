@@ -32,7 +32,9 @@ def _crossings(level_from: np.ndarray, level_to: np.ndarray, reference: np.ndarr
     and the updated references.
     """
     delta = level_to - reference
-    count = np.floor(np.abs(delta) / threshold).astype(np.int64)
+    # a level must be passed, not merely reached: a pixel returning exactly to an earlier level (within rounding)
+    # must not fire at the step's end
+    count = np.maximum(np.floor(np.abs(delta) / threshold - 1e-9), 0).astype(np.int64)
     pixels = np.flatnonzero(count)
     if pixels.size == 0:
         return pixels, pixels, np.zeros(0), reference
@@ -72,7 +74,7 @@ def simulate_dvs(video: np.ndarray, frame_times_us: np.ndarray, threshold: float
         frame_times_us: ``[K]`` increasing frame times in microseconds (the first frame sets the references).
         threshold: contrast threshold ``C`` on ``log(I + eps)``.
         threshold_jitter: relative standard deviation of the per-pixel thresholds.
-        refractory_us: minimum time between a pixel's events.
+        refractory_us: an event closer than this to the pixel's previous threshold crossing is dropped.
         noise_hz: background-activity rate per pixel (events/s, random polarity, uniform in time).
         eps: offset that keeps the log finite in the dark.
         rng: random generator (thresholds, noise); a fixed default seed if ``None``.

@@ -25,7 +25,7 @@ DURATION_US = 300_000           # three 100 ms saccades
 _STEP_US = 5_000                # render step of the simulated scene
 _DIGIT_PX = 24
 _SCREEN = 0.25               # intensity of the dark screen around the digit
-_VERSION = 1
+_VERSION = 2
 
 
 def _saccade_paths(n: int, rng: np.random.Generator) -> np.ndarray:

@@ -26,7 +26,7 @@ SENSOR = (32, 32)               # (W, H): DVS-Gesture's 128x128 downsampled 4x, 
 DURATION_US = 480_000           # 16 slices of 30 ms
 _STEP_US = 5_000
 _HAND_PX = 13
-_VERSION = 1
+_VERSION = 2
 
 
 def _smooth_noise(rng: np.random.Generator, n: int, size: int, passes: int = 2) -> np.ndarray:
