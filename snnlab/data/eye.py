@@ -87,7 +87,7 @@ noise events in the dark)."""
 TRAIN_SUBJECTS, TEST_SUBJECTS = 16, 8
 _UNIT = 32.0                    # scene coordinates: the frame spans [0, 32) x [0, 32) at every resolution
 _CHUNK = 48
-_VERSION = 3
+_VERSION = 4
 
 # Action targets per emotion at full amplitude: brow raise (units up), inner-brow raise (units, inner end),
 # upper-lid opening change (relative), lower-lid raise (0-1), gaze down (units), crow's feet (0-1).
