@@ -84,3 +84,20 @@ def test_bench_quick_reports_positive_ratios(tmp_path, capsys):
     for row in report["neuron_overhead"]:
         assert row["ratio"] == pytest.approx(row["snn_step_s"] / (row["T"] * row["ann_step_s"]))
     assert report["throughput"]["samples_per_s"] > 0
+
+
+def test_text_baseline_learns_and_writes_its_record(tmp_path, monkeypatch):
+    """The order-blind spiking MLP of ``snnlab data text --baseline`` beats chance after 3 epochs."""
+    from snnlab.repro import baselines
+
+    monkeypatch.setenv("SNNLAB_DATA", str(tmp_path / "data"))
+    settings = baselines.BASELINES["text"]
+    monkeypatch.setitem(baselines.BASELINES, "text", {
+        **settings, "data_options": {**settings["data_options"], "test_size": 400},
+        "train": {**settings["train"], "epochs": 3}})
+    record = baselines.run_baseline("text", seeds=1, progress=False, out=tmp_path / "results")
+    assert record["accuracy"]["mean"] > 60.0                                 # chance: 50 %
+    written = json.loads((tmp_path / "results" / "baselines" / "text.json").read_text())
+    assert written["accuracy"] == record["accuracy"] and written["test_size"] == 400
+    with pytest.raises(ValueError, match="available: .*event-digits"):
+        baselines.run_baseline("cifar10")

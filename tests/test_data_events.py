@@ -22,7 +22,7 @@ import snnlab.data.cache as cache_mod
 import snnlab.data.event_digits as event_digits_mod
 import snnlab.data.gestures as gestures_mod
 from snnlab.data import get_dataset
-from snnlab.data.cache import CacheEntry, cached_arrays, content_checksum, data_root, file_sha256
+from snnlab.data.cache import CacheEntry, cached_arrays, content_checksum, data_root, file_digest
 from snnlab.data.digits import load_digit_images, stratified_split
 from snnlab.data.dvs import simulate_dvs
 from snnlab.data.events import (EVENT_DTYPE, EventFrames, FrameSpec, events_to_frames, make_events, split_events,
@@ -70,7 +70,7 @@ def test_cache_same_params_builds_once_and_loads(tmp_path):
     assert summary["generation_s"] >= 0.02
     assert summary["checksum"] == content_checksum({"x": second["x"], "labels": second["labels"]})
     manifest = json.loads(npz.with_suffix(".json").read_text())
-    assert manifest["file_sha256"] == file_sha256(npz)
+    assert manifest["file_sha256"] == file_digest(npz)
     assert manifest["params"] == {"seed": 0, "n": 3} and manifest["version"] == 1
 
 
@@ -99,7 +99,7 @@ def test_cache_corrupted_npz_is_rebuilt_with_warning(tmp_path):
     with pytest.warns(RuntimeWarning, match="corrupted"):
         rebuilt = cached_arrays("toy", {"seed": 0}, build, root=tmp_path)
     assert build.calls == 2 and rebuilt.checksum == entry.checksum
-    assert file_sha256(rebuilt.path) == json.loads(rebuilt.path.with_suffix(".json").read_text())["file_sha256"]
+    assert file_digest(rebuilt.path) == json.loads(rebuilt.path.with_suffix(".json").read_text())["file_sha256"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         cached_arrays("toy", {"seed": 0}, build, root=tmp_path)  # the rebuilt entry is trusted again
@@ -175,7 +175,7 @@ def test_content_checksum_ignores_file_format_but_not_content(tmp_path):
     arrays = {"a": rng.standard_normal((5, 7)).astype(np.float32), "b": np.arange(10, dtype=np.int64)}
     np.savez(tmp_path / "plain.npz", **arrays)
     np.savez_compressed(tmp_path / "zipped.npz", b=arrays["b"], a=arrays["a"])
-    assert file_sha256(tmp_path / "plain.npz") != file_sha256(tmp_path / "zipped.npz")
+    assert file_digest(tmp_path / "plain.npz") != file_digest(tmp_path / "zipped.npz")
     sums = set()
     for name in ("plain.npz", "zipped.npz"):
         with np.load(tmp_path / name) as handle:

@@ -69,6 +69,20 @@ def test_size_and_timesteps_options(small):
     assert ds.clip(0) == [5, 7, 9]                                               # centred: span 5 of 16 frames
 
 
+def test_single_modality_samples_are_the_matching_tensor(small):
+    both = small("test")
+    for modality, channels in (("frames", 1), ("events", 2)):
+        ds = small("test", modality=modality)
+        x, y = ds[3]
+        assert torch.is_tensor(x) and torch.equal(x, both[3][0][modality]) and int(y) == int(both[3][1])
+        assert ds.info.sample_shape == (4, channels, 32, 32) and ds.info.extra["modality"] == modality
+        batch, _ = ds.collate_fn([ds[0], ds[1]])
+        assert batch.shape == (4, 2, channels, 32, 32)
+    assert small("test").info.extra["cache"]["bytes"] > 0
+    with pytest.raises(ValueError, match="modality"):
+        small("test", modality="depth")
+
+
 def test_collate_is_time_major(small):
     ds = small("test")                                                      # fixed clips: comparable samples
     loader = DataLoader(ds, batch_size=5, shuffle=False, collate_fn=ds.collate_fn)

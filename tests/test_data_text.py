@@ -66,6 +66,18 @@ def test_samples_shapes_dtypes_and_info(data_dir):
     assert torch.equal(no_cls.ids, ds.ids[:, 1:13])                 # truncation keeps the first words
 
 
+def test_bag_of_words_counts_every_word_once_per_occurrence(data_dir):
+    ds = get_dataset("text", "test", bag_of_words=True, **SMALL)
+    bag, label = ds[5]
+    vocab = ds.tokenizer.vocab
+    words = ds.tokenizer.tokenize(ds.sentences[5])
+    expected = torch.zeros(len(vocab))
+    for word in words:
+        expected[vocab.index(word)] += 1
+    assert torch.equal(bag, expected) and bag.dtype == torch.float32 and int(label) == int(ds.labels[5])
+    assert ds.info.sample_shape == (len(vocab),) and ds.info.extra["cache"]["bytes"] > 0
+
+
 def test_bad_options_are_rejected(data_dir):
     with pytest.raises(ValueError, match="label_noise"):
         get_dataset("text", "train", label_noise=0.7)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from snnlab.methods import TET, MeanOutputCE, Method
+from snnlab.methods import TET, MeanOutputCE
 from snnlab.models import SmallCNN
 from snnlab.reproducibility import seed_everything
 from snnlab.train import NonFiniteLossError, TrainConfig, Trainer

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..io import atomic_path, atomic_write_json
 
-__all__ = ["data_root", "cached_arrays", "content_checksum", "file_sha256", "CacheEntry"]
+__all__ = ["data_root", "cached_arrays", "content_checksum", "file_digest", "CacheEntry"]
 
 _ENV = "SNNLAB_DATA"
 
@@ -35,9 +35,9 @@ def data_root() -> Path:
     return Path.home() / ".cache" / "snnlab" / "data"
 
 
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256", chunk: int = 1 << 20) -> str:
+    """Hex digest of a file's bytes (a ``hashlib`` algorithm name: ``"sha256"``, ``"md5"``...), read in chunks."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         while block := handle.read(chunk):
             digest.update(block)
@@ -89,7 +89,7 @@ def _load(npz: Path, manifest_path: Path, params: dict, version: int) -> CacheEn
         problem = None
         if manifest.get("version") != version or manifest.get("params") != json.loads(json.dumps(params, default=str)):
             problem = "stale (generator version or parameters changed)"
-        elif file_sha256(npz) != manifest.get("file_sha256"):
+        elif file_digest(npz) != manifest.get("file_sha256"):
             problem = "corrupted (file checksum mismatch)"
         if problem is None:
             with np.load(npz, allow_pickle=False) as handle:
@@ -122,7 +122,7 @@ def cached_arrays(name: str, params: dict, build: Callable[[], dict[str, np.ndar
         with open(tmp, "wb") as handle:
             np.savez_compressed(handle, **arrays)
     manifest = {"name": name, "version": version, "params": json.loads(json.dumps(params, default=str)),
-                "content_sha256": content_checksum(arrays), "file_sha256": file_sha256(npz),
+                "content_sha256": content_checksum(arrays), "file_sha256": file_digest(npz),
                 "bytes": npz.stat().st_size, "seconds": round(seconds, 3)}
     atomic_write_json(manifest, manifest_path)
     return CacheEntry(arrays, manifest, npz)

@@ -1,7 +1,8 @@
 """Checksummed downloads for the real data sets: nothing partial or unverified is ever left in the data folder.
 
-A :class:`Resource` is one official file (archive or raw file) with its mirrors and SHA-256. :func:`fetch` streams
-it into a temporary file beside its destination, verifies the digest, and only then renames it into place
+A :class:`Resource` is one official file (archive or raw file) with its mirrors and its SHA-256 (or, where the
+publisher gives only that, MD5). :func:`fetch` streams it, with a progress bar, into a temporary file beside its
+destination, verifies the digest, and only then renames it into place
 (:func:`snnlab.io.atomic_path`); a failed or corrupt download leaves nothing behind. :func:`extract_tar` unpacks an
 archive into a temporary folder and renames the finished folder into place. Network calls use a short socket
 timeout, so an offline machine fails in seconds with a clear :class:`DownloadError`; data set builders turn that into
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..io import atomic_path
-from .cache import file_sha256
+from .cache import file_digest
 
 __all__ = ["Resource", "DownloadError", "fetch", "extract_tar", "missing_files_error", "TIMEOUT_S"]
 
@@ -34,11 +35,33 @@ class DownloadError(OSError):
 
 @dataclass(frozen=True)
 class Resource:
-    """One official file: its name on disk, the URLs serving it (tried in order) and its SHA-256 digest."""
+    """One official file: its name on disk, the URLs serving it (tried in order) and its digest.
+
+    ``sha256`` is checked when given, else ``md5`` (some publishers, and tonic, list only MD5); a resource with
+    neither is accepted unverified.
+    """
 
     filename: str
     urls: tuple[str, ...]
-    sha256: str
+    sha256: str | None = None
+    md5: str | None = None
+
+    @property
+    def digest(self) -> tuple[str, str] | None:
+        """``(algorithm, hex digest)`` used to verify the file, or ``None``."""
+        if self.sha256:
+            return "sha256", self.sha256
+        return ("md5", self.md5) if self.md5 else None
+
+
+def _verified(path: Path, resource: Resource) -> str | None:
+    """``None`` if ``path`` matches the resource's digest, else what is wrong with it."""
+    if resource.digest is None:
+        return None
+    algorithm, expected = resource.digest
+    got = file_digest(path, algorithm)
+    label = {"sha256": "SHA-256", "md5": "MD5"}[algorithm]
+    return None if got == expected else f"{label} mismatch (got {got}, expected {expected})"
 
 
 def _open_url(url: str, timeout: float):
@@ -47,15 +70,25 @@ def _open_url(url: str, timeout: float):
     return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310  (https URLs from this module)
 
 
+def _copy_with_progress(response, handle, name: str) -> None:
+    from tqdm.auto import tqdm
+
+    with tqdm(total=getattr(response, "length", None), unit="B", unit_scale=True, desc=f"download {name}",
+              file=sys.stderr) as bar:
+        while block := response.read(1 << 20):
+            handle.write(block)
+            bar.update(len(block))
+
+
 def fetch(resource: Resource, folder: str | os.PathLike, timeout: float = TIMEOUT_S) -> Path:
-    """``folder/resource.filename``, downloaded and verified unless a file with the right SHA-256 is already there.
+    """``folder/resource.filename``, downloaded and verified unless a file with the right digest is already there.
 
     A present file with a wrong digest (truncated or corrupt) is replaced. Mirrors are tried in order; each
     download goes to a temporary file that is renamed into place only after its digest matched, so an interrupted
     or corrupt download leaves no file. Raises :class:`DownloadError` listing every mirror's failure.
     """
     path = Path(folder) / resource.filename
-    if path.is_file() and file_sha256(path) == resource.sha256:
+    if path.is_file() and _verified(path, resource) is None:
         return path
     failures = []
     for url in resource.urls:
@@ -63,10 +96,10 @@ def fetch(resource: Resource, folder: str | os.PathLike, timeout: float = TIMEOU
             with atomic_path(path) as tmp:
                 print(f"snnlab: downloading {url} -> {path}", file=sys.stderr)
                 with _open_url(url, timeout) as response, open(tmp, "wb") as handle:
-                    shutil.copyfileobj(response, handle, length=1 << 20)
-                digest = file_sha256(tmp)
-                if digest != resource.sha256:
-                    raise DownloadError(f"SHA-256 mismatch (got {digest}, expected {resource.sha256})")
+                    _copy_with_progress(response, handle, resource.filename)
+                problem = _verified(tmp, resource)
+                if problem is not None:
+                    raise DownloadError(problem)
             return path
         except (OSError, ValueError, http.client.HTTPException) as err:  # URLError, timeouts, DownloadError: OSError
             failures.append(f"{url}: {err}")

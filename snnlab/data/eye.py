@@ -74,8 +74,10 @@ from .registry import DatasetInfo, register_dataset
 from .see import CONDITIONS, EMOTIONS, clip_indices
 
 __all__ = ["eye", "EyeClips", "generate_eye", "render_eye", "sample_scenes", "illumination", "aps_frames",
-           "EMOTIONS", "CONDITIONS", "FRAME_US", "SUBSTEPS", "FULL_WELL", "DVS_NOISE_HZ"]
+           "EMOTIONS", "CONDITIONS", "MODALITIES", "FRAME_US", "SUBSTEPS", "FULL_WELL", "DVS_NOISE_HZ"]
 
+MODALITIES = ("both", "frames", "events")
+"""What a sample holds: a dict of both streams, or only the intensity frames, or only the event frames."""
 FRAME_US = 33_333               # APS frame period and event accumulation window (30 fps, SEE's 33 ms)
 SUBSTEPS = 8                    # scene renders per APS frame (the DVS sees this finer time step)
 FULL_WELL = 1000.0              # APS electrons at radiance 1 (saturation)
@@ -386,7 +388,9 @@ class EyeClips(Dataset):
     collate_fn = staticmethod(time_major_collate)
 
     def __init__(self, aps: np.ndarray, events: list[np.ndarray], labels, conditions, subjects, spec: FrameSpec,
-                 timesteps: int, stride: int, random_crop: bool, test_seed: int, info: DatasetInfo | None = None):
+                 timesteps: int, stride: int, random_crop: bool, test_seed: int, modality: str = "both",
+                 info: DatasetInfo | None = None):
+        self.modality = modality
         self.aps = torch.from_numpy(np.ascontiguousarray(aps))
         self.events_raw = events
         self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
@@ -427,9 +431,12 @@ class EyeClips(Dataset):
 
     def __getitem__(self, index: int):
         numbers = torch.tensor(self.clip(index))
-        frames = self.aps[index, numbers].float().div_(255.0).unsqueeze(1)
-        events = self.event_frames[index, numbers].float()
-        return {"frames": frames, "events": events}, self.labels[index]
+        sample = {}
+        if self.modality in ("both", "frames"):
+            sample["frames"] = self.aps[index, numbers].float().div_(255.0).unsqueeze(1)
+        if self.modality in ("both", "events"):
+            sample["events"] = self.event_frames[index, numbers].float()
+        return (sample if self.modality == "both" else sample[self.modality]), self.labels[index]
 
 
 def _condition_filter(condition) -> set[str] | None:
@@ -447,7 +454,7 @@ def _condition_filter(condition) -> set[str] | None:
 @register_dataset("eye")
 def eye(split: str, timesteps: int = 4, stride: int = 4, size: int = 32, condition=None, train_per_class: int = 60,
         test_per_class: int = 28, sequence_frames: int = 16, random_crop: bool | None = None, test_seed: int = 0,
-        seed: int = 0) -> EyeClips:
+        modality: str = "both", seed: int = 0) -> EyeClips:
     """SEE-like single-eye emotion clips with intensity (APS) and event frames of the same synthetic recording.
 
     Seven emotions (:data:`EMOTIONS`, SEE's order), ``train_per_class`` / ``test_per_class`` sequences of
@@ -456,7 +463,8 @@ def eye(split: str, timesteps: int = 4, stride: int = 4, size: int = 32, conditi
     disjoint. ``condition`` keeps one condition (or a list of them). A sample is a clip of ``timesteps`` frames
     every ``stride`` frames (SEEN: 4 and 4): random in training; at test the centred clip unless
     ``random_crop=True`` (then a random clip seeded by ``(test_seed, index)``). ``random_crop=None`` means "random
-    for train, fixed for test". Samples are ``({"frames": [T, 1, H, W], "events": [T, 2, H, W]}, label)``; use
+    for train, fixed for test". Samples are ``({"frames": [T, 1, H, W], "events": [T, 2, H, W]}, label)`` with
+    ``modality="both"``, or just the one tensor with ``modality="frames"`` / ``"events"``; use
     ``dataset.collate_fn``. Generated once per ``(size, sequence_frames, per-class counts, seed)`` and cached.
     """
     if timesteps < 1 or stride < 1:
@@ -465,6 +473,8 @@ def eye(split: str, timesteps: int = 4, stride: int = 4, size: int = 32, conditi
         raise ValueError(f"size must be >= 8 pixels, got {size}")
     if sequence_frames < 1 or train_per_class < 1 or test_per_class < 1:
         raise ValueError("sequence_frames, train_per_class and test_per_class must be >= 1")
+    if modality not in MODALITIES:
+        raise ValueError(f"unknown modality {modality!r}; choose one of {MODALITIES}")
     wanted = _condition_filter(condition)
     params = {"size": size, "frames": sequence_frames, "train_per_class": train_per_class,
               "test_per_class": test_per_class, "seed": seed}
@@ -480,17 +490,20 @@ def eye(split: str, timesteps: int = 4, stride: int = 4, size: int = 32, conditi
     train = split == "train"
     dataset = EyeClips(entry["aps"][index], [streams[i] for i in index], entry["labels"][index], names[index],
                        entry["subjects"][index], spec, timesteps, stride,
-                       random_crop=train if random_crop is None else bool(random_crop), test_seed=test_seed)
+                       random_crop=train if random_crop is None else bool(random_crop), test_seed=test_seed,
+                       modality=modality)
     dataset.train = train
     counts = {c: int((names[index] == c).sum()) for c in CONDITIONS}
+    shapes = {"frames": (timesteps, 1, size, size), "events": (timesteps, 2, size, size)}
     dataset.info = DatasetInfo(
-        name="eye", classes=EMOTIONS, sample_shape=(timesteps, 1, size, size), time_major=True,
+        name="eye", classes=EMOTIONS, sample_shape=shapes.get(modality, shapes["frames"]), time_major=True,
         description="SEE-like single-eye emotions: synthetic APS + DVS recordings under four lighting conditions",
-        extra={"modalities": {"frames": (timesteps, 1, size, size), "events": (timesteps, 2, size, size)},
+        extra={"modality": modality, "modalities": shapes,
                "conditions": CONDITIONS, "condition_counts": counts, "condition_filter": sorted(wanted or CONDITIONS),
                "fps": 1e6 / FRAME_US, "accumulation_ms": FRAME_US / 1000, "sensor_size": (size, size),
                "sequence_frames": sequence_frames, "timesteps": timesteps, "stride": stride,
                "random_crop": dataset.random_crop, "test_seed": test_seed, "subjects": sorted(set(dataset.subjects)),
-               "dvs_noise_hz": dict(DVS_NOISE_HZ), "checksum": entry.checksum},
+               "dvs_noise_hz": dict(DVS_NOISE_HZ), "checksum": entry.checksum,
+               "cache": entry.summary()},
     )
     return dataset

@@ -460,8 +460,10 @@ class TextDataset(Dataset):
     """
 
     def __init__(self, sentences: list[str], labels: np.ndarray, clean_labels: np.ndarray, scores: np.ndarray,
-                 templates: np.ndarray, tags: np.ndarray, tokenizer: WordTokenizer, info: DatasetInfo):
+                 templates: np.ndarray, tags: np.ndarray, tokenizer: WordTokenizer, info: DatasetInfo,
+                 bag_of_words: bool = False):
         self.sentences = list(sentences)
+        self.bag_of_words = bag_of_words
         self.tokenizer = tokenizer
         self.ids = tokenizer.encode_batch(self.sentences)
         self.labels = torch.as_tensor(np.asarray(labels, dtype=np.int64))
@@ -475,7 +477,13 @@ class TextDataset(Dataset):
         return len(self.sentences)
 
     def __getitem__(self, i):
-        return self.ids[i], self.labels[i]
+        return (self.bag(self.ids[i]) if self.bag_of_words else self.ids[i]), self.labels[i]
+
+    def bag(self, ids: torch.Tensor) -> torch.Tensor:
+        """Word counts of token ids ``[..., L]`` as float ``[..., vocab]`` (``[PAD]`` and ``[CLS]`` not counted)."""
+        counts = torch.zeros(*ids.shape[:-1], len(self.tokenizer)).scatter_add_(-1, ids, torch.ones(ids.shape))
+        counts[..., [PAD_ID, CLS_ID]] = 0.0
+        return counts
 
     def mask(self, i=None) -> torch.Tensor:
         """Padding/attention mask, True at real tokens (``ids != [PAD]``): ``[N, L]``, or ``[L]`` for sample ``i``."""
@@ -514,14 +522,16 @@ def _noise_draws(labels: np.ndarray, seed: int) -> np.ndarray:
 
 @register_dataset("text")
 def text(split: str, train_size: int = 4000, test_size: int = 1000, max_len: int = 32, add_cls: bool = True,
-         label_noise: float = 0.05, seed: int = 0) -> TextDataset:
+         label_noise: float = 0.05, bag_of_words: bool = False, seed: int = 0) -> TextDataset:
     """Synthetic SST-2-like binary sentiment sentences whose labels need word order (negation scope, contrast,
     intensifiers, double negation); see the module docstring for the grammar and the labelling rule.
 
     ``train_size`` / ``test_size`` unique sentences (disjoint, class-balanced before noise); ``label_noise`` flips
     that fraction of the labels of both splits (clean labels in ``dataset.clean_labels``); ``max_len`` is the
     encoded length (``[CLS]`` included if ``add_cls``; sentences have at most 30 tokens, longer ``max_len`` pads,
-    shorter truncates). Samples: ``(ids [max_len] int64, label int64)``; padding mask ``ids != 0``.
+    shorter truncates). Samples: ``(ids [max_len] int64, label int64)``; padding mask ``ids != 0``. With
+    ``bag_of_words=True`` a sample is instead the ``[vocab]`` float vector of word counts (order is lost: an
+    order-blind baseline for MLPs).
     Generated from ``seed`` in about a second and cached under the data folder.
     """
     if train_size < 2 or test_size < 2:
@@ -540,13 +550,14 @@ def text(split: str, train_size: int = 4000, test_size: int = 1000, max_len: int
     sentences = [tokenizer.decode(row) for row in entry["tokens"][idx].astype(np.int64)]
     lengths = (entry["tokens"][idx] != PAD_ID).sum(1) + int(add_cls)
     info = DatasetInfo(
-        name="text", classes=CLASSES, sample_shape=(max_len,),
+        name="text", classes=CLASSES, sample_shape=(len(tokenizer),) if bag_of_words else (max_len,),
         description="synthetic SST-2-like review sentences from a grammar with negation scope, contrast, "
                     "intensifiers and fillers (binary sentiment, label noise)",
         extra={"vocab_size": len(tokenizer), "max_len": max_len, "pad_id": PAD_ID, "cls_id": CLS_ID,
                "sep_id": SEP_ID, "unk_id": UNK_ID, "add_cls": add_cls, "label_noise": label_noise,
                "flipped": int(flip.sum()), "truncated": int((lengths > max_len).sum()),
-               "templates": TEMPLATES, "tags": dict(TAGS), "seed": seed, "checksum": entry.checksum},
+               "templates": TEMPLATES, "tags": dict(TAGS), "seed": seed, "bag_of_words": bag_of_words,
+               "checksum": entry.checksum, "cache": entry.summary()},
     )
     return TextDataset(sentences, labels, clean[idx], entry["scores"][idx], entry["templates"][idx],
-                       entry["tags"][idx], tokenizer, info)
+                       entry["tags"][idx], tokenizer, info, bag_of_words)

@@ -26,29 +26,19 @@ class for training, after a per-class permutation seeded by ``(seed, class)``; `
 (the first 90% of each class, SpikingJelly's ``split_to_train_test_set(random_split=False)`` convention).
 
 Files: ``root`` defaults to ``data_root()/<name>``; tonic's layout lives under ``root/<TonicClassName>/``.
-With ``download=True`` a missing set is downloaded from tonic's URL (MD5-checked, atomically, with a socket
-timeout) and extracted through a staging folder, so an interrupted attempt leaves nothing the next one trusts.
-When the files are missing and cannot be obtained, a :class:`FileNotFoundError` names the expected path, the layout
-and where to get the files. Presence is judged from the extracted files (as tonic does, by counting them) without
-requiring the archive, so a copy extracted by hand works and is never re-downloaded.
+Presence checks, download and extraction, and the error naming the expected layout when files are missing, are in
+:mod:`snnlab.data.tonic_files`.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import shutil
-import socket
-import tarfile
 import time
-import urllib.error
-import urllib.request
 import warnings
-import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import numpy.lib.recfunctions  # noqa: F401  (tonic's DVSGesture uses np.lib.recfunctions without importing it)
@@ -59,15 +49,13 @@ from ..io import atomic_path, atomic_write_json
 from .cache import data_root
 from .events import EVENT_DTYPE, FrameSpec, events_to_frames, time_major_collate
 from .registry import DatasetInfo, register_dataset
+from .tonic_files import LAYOUTS, Layout, ensure_files, open_tonic, read_sample
 
-__all__ = ["Framing", "TonicFrames", "frame_events", "stratified_split", "PRESETS", "preset_options", "LAYOUTS",
+__all__ = ["Framing", "TonicFrames", "frame_events", "stratified_split", "PRESETS", "preset_options",
            "CACHE_VERSION"]
 
 CACHE_VERSION = 1
 """Bump when the framing code's output changes for the same options (selects new cache entries)."""
-
-NETWORK_TIMEOUT_S = 10.0
-"""Socket timeout for the reachability check and for every read of a download."""
 
 PRESETS: dict[str, dict[str, dict]] = {
     "cifar10-dvs": {
@@ -204,225 +192,6 @@ def _standardise(raw: np.ndarray, sensor_size: tuple[int, int]) -> tuple[np.ndar
     return events, int((~inside).sum())
 
 
-# ------------------------------------------------------------------------------------------------------ layouts
-@dataclass(frozen=True)
-class Layout:
-    """Where tonic expects one data set's files, and where they come from."""
-
-    name: str
-    tonic_class: str
-    sensor_size: tuple[int, int]                 # (W, H) frames are built on
-    extension: str                               # extracted file type tonic reads
-    folders: dict[str, str]                      # split -> folder under root/<tonic_class> ("" = anywhere)
-    min_files: dict[str, int]                    # split -> file count that means "extracted" (tonic's thresholds)
-    archives: dict[str, str]                     # split -> archive file name (tonic's)
-    layout: str                                  # human description of the layout
-    source: str                                  # where to obtain the files by hand
-    official_split: bool = True
-    inner_archives: tuple[str, ...] = ()        # archives inside the download that must be extracted too
-    classes: tuple[str, ...] = ()
-    description: str = ""
-
-
-LAYOUTS: dict[str, Layout] = {
-    "dvs-gesture": Layout(
-        name="dvs-gesture", tonic_class="DVSGesture", sensor_size=(128, 128), extension=".npy",
-        folders={"train": "ibmGestureTrain", "test": "ibmGestureTest"},
-        min_files={"train": 100, "test": 100},
-        archives={"train": "ibmGestureTrain.tar.gz", "test": "ibmGestureTest.tar.gz"},
-        layout="DVSGesture/ibmGestureTrain/user01_fluorescent/0.npy ... 10.npy (and ibmGestureTest/...): tonic's "
-               "preprocessed copy, one int array [N, 4] = (x, y, p, t in ms) per gesture, named by its label",
-        source="tonic's preprocessed archives ibmGestureTrain.tar.gz / ibmGestureTest.tar.gz "
-               "(https://figshare.com/ndownloader/files/38022171 and .../38020584), extracted in place",
-        classes=("hand clapping", "right hand wave", "left hand wave", "right arm clockwise",
-                 "right arm counter-clockwise", "left arm clockwise", "left arm counter-clockwise", "arm roll",
-                 "air drums", "air guitar", "other gestures"),
-        description="IBM DVS128 Gesture (Amir et al. 2017): 11 hand/arm gestures, 29 subjects, 3 lighting "
-                    "conditions; DVS128 sensor; real data via tonic"),
-    "cifar10-dvs": Layout(
-        name="cifar10-dvs", tonic_class="CIFAR10DVS", sensor_size=(128, 128), extension=".aedat4",
-        folders={"train": "", "test": ""}, min_files={"train": 1000, "test": 1000},
-        archives={"train": "CIFAR10DVS.zip", "test": "CIFAR10DVS.zip"},
-        layout="CIFAR10DVS/airplane/*.aedat4 ... CIFAR10DVS/truck/*.aedat4: tonic's AEDAT4 conversion, one "
-               "folder per class (read with the `aedat` package: pip install aedat)",
-        source="tonic's CIFAR10DVS.zip (https://figshare.com/ndownloader/files/38023437), extracted, then each "
-               "inner <class>.zip extracted in place",
-        official_split=False,
-        inner_archives=("airplane.zip", "automobile.zip", "bird.zip", "cat.zip", "deer.zip", "dog.zip",
-                        "frog.zip", "horse.zip", "ship.zip", "truck.zip"),
-        classes=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
-        description="CIFAR10-DVS (Li et al. 2017): 10,000 CIFAR-10 images moved on a monitor in front of a "
-                    "DVS128, 10 classes; no official split; real data via tonic"),
-    "n-caltech101": Layout(
-        name="n-caltech101", tonic_class="NCALTECH101", sensor_size=(240, 180), extension=".bin",
-        folders={"train": "Caltech101", "test": "Caltech101"}, min_files={"train": 8709, "test": 8709},
-        archives={"train": "N-Caltech101-archive.zip", "test": "N-Caltech101-archive.zip"},
-        layout="NCALTECH101/Caltech101/<class>/image_0001.bin: 40-bit ATIS event records "
-               "(x, y, polarity + 23-bit time), one folder per class (BACKGROUND_Google included)",
-        source="N-Caltech101-archive.zip (https://data.mendeley.com/datasets/cy6cvx3ryv, also "
-               "https://www.garrickorchard.com/datasets/n-caltech101), extracted, then the inner Caltech101.zip",
-        official_split=False, inner_archives=("Caltech101.zip",),
-        description="N-Caltech101 (Orchard et al. 2015): Caltech101 images recorded with an ATIS sensor in three "
-                    "saccades; 100 object classes + background; frames on a 240x180 canvas (recordings vary in "
-                    "size; coordinates start at 0); no official split; real data via tonic"),
-    "n-mnist": Layout(
-        name="n-mnist", tonic_class="NMNIST", sensor_size=(34, 34), extension=".bin",
-        folders={"train": "Train", "test": "Test"}, min_files={"train": 10000, "test": 10000},
-        archives={"train": "train.zip", "test": "test.zip"},
-        layout="NMNIST/Train/<digit>/<id>.bin and NMNIST/Test/<digit>/<id>.bin: 40-bit ATIS event records "
-               "(x, y, polarity + 23-bit time), one folder per digit",
-        source="train.zip / test.zip of N-MNIST (https://data.mendeley.com/datasets/468j46mzdv, also "
-               "https://www.garrickorchard.com/datasets/n-mnist), extracted in place",
-        classes=tuple(str(d) for d in range(10)),
-        description="N-MNIST (Orchard et al. 2015): MNIST digits recorded with an ATIS sensor in three saccades, "
-                    "34x34; official 60k/10k split; real data via tonic"),
-}
-"""The on-disk layout, presence rule and source of each set. ``min_files`` mirrors tonic's own thresholds."""
-
-
-def _tonic_class(layout: Layout):
-    import tonic.datasets as tds
-
-    return getattr(tds, layout.tonic_class)
-
-
-def _split_attr(cls, split: str, attr: str):
-    """tonic's per-split class attribute (``train_url``/``test_url``...) or the shared one (``url``...)."""
-    return getattr(cls, f"{split}_{attr}", None) or getattr(cls, attr)
-
-
-def _location(root: Path, layout: Layout) -> Path:
-    return root / layout.tonic_class
-
-
-def _count_files(folder: Path, extension: str) -> int:
-    if not folder.is_dir():
-        return 0
-    return sum(1 for _ in folder.rglob(f"*{extension}"))
-
-
-def _present(root: Path, layout: Layout, split: str) -> bool:
-    folder = _location(root, layout) / layout.folders[split]
-    return _count_files(folder, layout.extension) >= layout.min_files[split]
-
-
-def _missing_message(root: Path, layout: Layout, split: str, reason: str) -> str:
-    folder = _location(root, layout) / layout.folders[split]
-    found = _count_files(folder, layout.extension)
-    return (f"{layout.name} ({split}) files not found: expected at least {layout.min_files[split]} "
-            f"'*{layout.extension}' files under {folder} (found {found}); {reason}. "
-            f"Expected layout under {root}: {layout.layout}. Get them from: {layout.source} "
-            f"(or pass root=... pointing at the folder that contains {layout.tonic_class}/).")
-
-
-# ---------------------------------------------------------------------------------------------------- download
-def _reachable(url: str, timeout: float = NETWORK_TIMEOUT_S) -> bool:
-    """Whether ``url``'s host accepts a TCP connection within ``timeout`` seconds (fails fast when offline)."""
-    parts = urlparse(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parts.hostname, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def _download(url: str, path: Path, md5: str | None) -> None:
-    """Stream ``url`` to ``path`` atomically (temporary file, MD5 check, rename); nothing is left on failure."""
-    from tqdm.auto import tqdm
-
-    request = urllib.request.Request(url, headers={"User-Agent": "snnlab"})
-    digest = hashlib.md5()
-    with atomic_path(path) as tmp:
-        with urllib.request.urlopen(request, timeout=NETWORK_TIMEOUT_S) as response, open(tmp, "wb") as out, \
-                tqdm(total=response.length, unit="B", unit_scale=True, desc=f"download {path.name}") as bar:
-            while block := response.read(1 << 20):
-                out.write(block)
-                digest.update(block)
-                bar.update(len(block))
-        if md5 is not None and digest.hexdigest() != md5:
-            raise RuntimeError(f"download of {url} is corrupted: MD5 {digest.hexdigest()} != expected {md5}")
-
-
-def _extract(archive: Path, destination: Path) -> None:
-    """Extract ``archive`` into ``destination`` through a staging folder; entries appear only when complete."""
-    from tonic.download_utils import extract_archive
-
-    staging = destination / f".staging-{archive.name}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    try:
-        extract_archive(str(archive), str(staging))
-        for entry in sorted(staging.iterdir()):
-            target = destination / entry.name
-            if target.is_dir() and entry.is_dir():
-                # merge (a folder left by an earlier, interrupted run is replaced entry by entry)
-                for sub in sorted(entry.iterdir()):
-                    if (target / sub.name).is_dir():
-                        shutil.rmtree(target / sub.name)
-                    os.replace(sub, target / sub.name)
-            else:
-                if target.is_dir():
-                    shutil.rmtree(target)
-                os.replace(entry, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _ensure_files(root: Path, layout: Layout, split: str, download: bool) -> None:
-    """Make sure the extracted files are present: check, else download and extract, else FileNotFoundError."""
-    if _present(root, layout, split):
-        return
-    location = _location(root, layout)
-    if not download:
-        raise FileNotFoundError(_missing_message(root, layout, split, "download=False"))
-    cls = _tonic_class(layout)
-    url, filename = _split_attr(cls, split, "url"), _split_attr(cls, split, "filename")
-    md5 = getattr(cls, f"{split}_md5", None) or getattr(cls, "file_md5", None)
-    archive = location / filename
-    if not archive.is_file():
-        if not _reachable(url):
-            raise FileNotFoundError(_missing_message(
-                root, layout, split, f"the download host of {url} is unreachable (offline?)"))
-        try:
-            _download(url, archive, md5)
-        except (OSError, urllib.error.URLError, RuntimeError) as err:
-            raise FileNotFoundError(_missing_message(root, layout, split, f"downloading {url} failed ({err})")) \
-                from err
-    try:
-        _extract(archive, location)
-        for inner in layout.inner_archives:
-            for candidate in sorted(location.rglob(inner)):
-                if ".staging-" not in str(candidate):
-                    _extract(candidate, candidate.parent)
-    except (OSError, EOFError, RuntimeError, zipfile.BadZipFile, tarfile.TarError) as err:
-        raise FileNotFoundError(_missing_message(
-            root, layout, split, f"extracting {archive} failed ({err}); delete it if it is damaged")) from err
-    if not _present(root, layout, split):
-        raise FileNotFoundError(_missing_message(
-            root, layout, split, f"{archive} was extracted but the expected files are still missing "
-                                 f"(delete the archive if it is damaged)"))
-
-
-def _open_tonic(root: Path, layout: Layout, split: str):
-    """tonic's dataset over the verified files; tonic's own existence check (which needs the archive) is skipped."""
-    cls = _tonic_class(layout)
-    trusting = type(cls.__name__, (cls,), {"_check_exists": lambda self: True})  # same name: same folder
-    kwargs = {"train": split == "train"} if layout.official_split else {}
-    return trusting(save_to=str(root), **kwargs)
-
-
-def _read(dataset, index: int):
-    try:
-        return dataset[index]
-    except ModuleNotFoundError as err:
-        if err.name == "aedat":
-            raise ImportError("reading CIFAR10-DVS's .aedat4 files needs the `aedat` package: pip install aedat") \
-                from err
-        raise
-
-
 # ------------------------------------------------------------------------------------------------------ splits
 def stratified_split(labels, train_fraction: float = 0.9, seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
     """Indices ``(train, test)``: ``round(n_c · train_fraction)`` samples of every class ``c`` for training.
@@ -503,7 +272,7 @@ class TonicFrames(Dataset):
     def source(self):
         """tonic's dataset over the files (opened on first use)."""
         if self._source is None:
-            self._source = _open_tonic(self.root, self.layout, self.split)
+            self._source = open_tonic(self.root, self.layout, self.split)
         return self._source
 
     def _position(self, index: int) -> int:
@@ -519,7 +288,7 @@ class TonicFrames(Dataset):
     # -- events and frames of one sample
     def events(self, index: int) -> np.ndarray:
         """Sample ``index``'s events as ``EVENT_DTYPE`` (time from 0, outside-sensor events dropped)."""
-        raw, _ = _read(self.source, self._position(index))
+        raw, _ = read_sample(self.source, self._position(index))
         events, dropped = _standardise(raw, self.sensor_size)
         self.dropped_events += dropped
         return events
@@ -643,8 +412,8 @@ def _build(name: str, split: str, *, root, frames, time_window_us, max_frames, s
                       split_by=options.get("split_by") or "time")
 
     root = Path(root).expanduser() if root is not None else data_root() / name
-    _ensure_files(root, layout, split, download)
-    source = _open_tonic(root, layout, split)
+    ensure_files(root, layout, split, download)
+    source = open_tonic(root, layout, split)
 
     order = sorted(range(len(source.data)), key=lambda i: str(source.data[i]))   # tonic's os.walk order varies
     paths = [str(source.data[i]) for i in order]

@@ -1,0 +1,4 @@
+"""``python -m snnlab``: the same command line as the ``snnlab`` script."""
+from .cli import main
+
+raise SystemExit(main())
