@@ -34,7 +34,7 @@ def _cmd_reproduce(args) -> int:
     print(f"{record['name']} [{record['preset']}] {record['metric']}, {record['effect']['n']} seed(s), "
           f"{record['wall_clock_s']:.1f} s")
     for arm, summary in record["arms"].items():
-        print(f"  {arm:10s} {summary['mean']:6.2f} ± {summary['std']:.2f}   per seed: "
+        print(f"  {arm:14s} {summary['mean']:6.2f} ± {summary['std']:.2f}   per seed: "
               + ", ".join(f"{v:.2f}" for v in summary["per_seed"]))
     effect = record["effect"]
     print(f"  effect ({effect['of']}): {effect['mean']:+.2f} ± {effect['std']:.2f} -> {effect['verdict']}")

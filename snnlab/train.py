@@ -228,6 +228,7 @@ class Trainer:
         """One pass over the training data; returns the epoch's record (means of every loss term, accuracy)."""
         cfg = self.config
         self._seed_epoch(epoch)
+        self.method.on_epoch_start(epoch)
         self.method.train()
         loader = self._train_loader(epoch)
         n_steps = len(loader) if cfg.max_steps_per_epoch is None else min(len(loader), cfg.max_steps_per_epoch)

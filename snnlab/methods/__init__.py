@@ -1,5 +1,6 @@
 """Methods: one module per paper; each turns a batch into ``(outputs, {loss_name: loss})``."""
 from .base import ANNClassification, Method, SpikingMethod
+from .mskd import MSKD
 from .tet import TET, MeanOutputCE
 
-__all__ = ["Method", "SpikingMethod", "ANNClassification", "TET", "MeanOutputCE"]
+__all__ = ["Method", "SpikingMethod", "ANNClassification", "TET", "MeanOutputCE", "MSKD"]

@@ -19,8 +19,12 @@ class Method(nn.Module):
     The trainer minimises the sum of the returned loss terms and logs each term separately.
 
     Subclasses implement :meth:`forward` (training: ``outputs`` are class scores ``[N, C]`` used for training
-    accuracy) and :meth:`predict` (evaluation: class scores ``[N, C]``).
+    accuracy) and :meth:`predict` (evaluation: class scores ``[N, C]``); a method whose loss changes with the
+    epoch (a curriculum) overrides :meth:`on_epoch_start`, which the trainer calls before every epoch.
     """
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """Called by the trainer before training epoch ``epoch`` (1-based); the default does nothing."""
 
     def forward(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         raise NotImplementedError
@@ -34,7 +38,8 @@ class SpikingMethod(Method):
     """Base for methods training an SNN ``model`` that maps ``[T, N, ...]`` to per-step outputs ``[T, N, C]``.
 
     Static inputs ``[N, ...]`` are encoded into ``T`` steps with ``encoding``; inputs that already carry a time
-    axis (event frames ``[T, N, ...]``, as batched by snnlab's event collate) are used as they are.
+    axis (event frames ``[T, N, ...]``, as batched by snnlab's event collate, or a dict of such tensors for a
+    multimodal model) are used as they are.
     Predictions are rate-decoded: the mean of the per-step outputs.
     """
 
@@ -43,6 +48,8 @@ class SpikingMethod(Method):
         self.model, self.T, self.encoding = model, T, encoding
 
     def to_time_major(self, inputs: torch.Tensor) -> torch.Tensor:
+        if isinstance(inputs, dict):
+            return inputs  # multimodal clips, collated time-major
         sample_ndim = getattr(self.model, "input_ndim", None)
         if sample_ndim is not None and inputs.dim() == sample_ndim + 2:
             return inputs  # already [T, N, ...]

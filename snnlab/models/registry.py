@@ -14,6 +14,8 @@ MODELS = {
     "vggsnn": "snnlab.models.vgg:VGGSNN",
     "resnet18": "snnlab.models.resnet:ResNet18",
     "resnet19": "snnlab.models.resnet:ResNet19",
+    "seen-teacher": "snnlab.models.seen:SEENTeacher",
+    "intensity-student": "snnlab.models.seen:IntensityStudent",
 }
 """Model names accepted by :func:`build_model`, mapped to ``module:class``."""
 

@@ -9,7 +9,7 @@ from ..models.registry import build_model
 from ..reproducibility import seed_everything
 from ..train import TrainConfig, Trainer, final_accuracy
 
-__all__ = ["load_data", "train_arm"]
+__all__ = ["load_data", "fit", "train_arm"]
 
 
 def load_data(settings: dict):
@@ -18,16 +18,23 @@ def load_data(settings: dict):
     return (get_dataset(settings["dataset"], "train", **options), get_dataset(settings["dataset"], "test", **options))
 
 
-def train_arm(make_method: Callable[[object], Method], settings: dict, seed: int, progress: bool, data=None) -> dict:
+def fit(make_method: Callable[[object], Method], settings: dict, seed: int, progress: bool,
+        data=None) -> tuple[Method, list[dict]]:
     """Seed, build ``settings["model"]``, wrap it with ``make_method(model)``, train with ``settings["train"]``.
 
-    Returns ``{"final": last test accuracy, "curve": test accuracy per epoch, "history": full history}``.
-    Every arm of a reproduction goes through here, so arms share data, model, budget and seed.
+    Returns the trained method and the per-epoch history. Every arm of a reproduction goes through here, so arms
+    share data, model initialisation (the seed is set just before the model is built), budget and seed.
     """
     train_set, test_set = data if data is not None else load_data(settings)
     seed_everything(seed)
-    info = train_set.info
-    model = build_model(settings["model"], num_classes=info.num_classes, **settings.get("model_options", {}))
+    model = build_model(settings["model"], num_classes=train_set.info.num_classes, **settings.get("model_options", {}))
     config = TrainConfig(seed=seed, progress=progress, **settings["train"])
-    history = Trainer(make_method(model), train_set, test_set, config).fit()
+    method = make_method(model)
+    history = Trainer(method, train_set, test_set, config).fit()
+    return method, history
+
+
+def train_arm(make_method: Callable[[object], Method], settings: dict, seed: int, progress: bool, data=None) -> dict:
+    """:func:`fit`, reduced to ``{"final": last test accuracy, "curve": test accuracy per epoch}``."""
+    _, history = fit(make_method, settings, seed, progress, data)
     return {"final": final_accuracy(history), "curve": [r["test_acc"] for r in history]}

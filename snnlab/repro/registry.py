@@ -20,15 +20,17 @@ PRESETS = ("smoke", "book", "paper")
 class Reproduction:
     """A paper's claim, how to test it at each preset, and the function that runs one seed.
 
-    ``run_seed(settings, seed, progress)`` returns ``{arm: {"final": metric, "curve": [metric per epoch]}}``;
-    ``arms[0]`` is the paper's method and ``arms[1]`` the baseline it is compared with.
+    ``run_seed(settings, seed, progress)`` returns ``{arm: {"final": metric, "curve": [metric per epoch]}}``, and
+    optionally ``"metrics": {name: value}`` per arm (further scalar results, summarised over seeds like ``final``);
+    ``arms[0]`` is the paper's method and ``arms[1]`` the baseline it is compared with; further arms (ablations,
+    a teacher) are reported alongside.
     """
 
     name: str
     paper: str
     claim: str
     metric: str
-    arms: tuple[str, str]
+    arms: tuple[str, ...]
     presets: dict[str, dict]
     run_seed: Callable[[dict, int, bool], dict]
     paper_result: dict | None = None
@@ -61,6 +63,14 @@ def get_reproduction(name: str) -> Reproduction:
         raise ValueError(f"unknown reproduction {name!r}; available: {', '.join(reproduction_names())}") from None
 
 
+def _summarise_arm(results: list[dict]) -> dict:
+    """One arm over seeds: ``final`` summarised (mean, std, per seed), the curves, and each extra metric summarised."""
+    arm = {**summarise([r["final"] for r in results]), "curves": [r["curve"] for r in results]}
+    if "metrics" in results[0]:
+        arm["metrics"] = {key: summarise([r["metrics"][key] for r in results]) for key in results[0]["metrics"]}
+    return arm
+
+
 def run(name: str, preset: str = "book", seeds: int | None = None, out: str | None = "results",
         progress: bool = True) -> dict:
     """Run reproduction ``name`` at ``preset`` over ``seeds`` seeds (default: the preset's), write and return the record.
@@ -77,9 +87,8 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
     start = time.perf_counter()
     per_seed = [reproduction.run_seed(settings, seed, progress) for seed in range(n_seeds)]
     wall = time.perf_counter() - start
-    method_arm, baseline_arm = reproduction.arms
-    arms = {arm: {**summarise([r[arm]["final"] for r in per_seed]), "curves": [r[arm]["curve"] for r in per_seed]}
-            for arm in reproduction.arms}
+    method_arm, baseline_arm = reproduction.arms[:2]
+    arms = {arm: _summarise_arm([r[arm] for r in per_seed]) for arm in reproduction.arms}
     env = environment_info()
     record = {
         "name": name,
