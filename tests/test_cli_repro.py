@@ -7,7 +7,7 @@ import pytest
 
 from snnlab.cli import main
 from snnlab.data import dataset_names, get_dataset
-from snnlab.repro import run
+from snnlab.repro import reproduction_names, run
 from snnlab.repro.results import paired_effect, summarise
 
 

@@ -275,3 +275,23 @@ def test_committed_book_record_matches_the_book_preset():
         assert {"war", "uar", "acc/normal", "acc/overexposure", "acc/low-light", "acc/HDR", "step1", "params",
                 "energy_pj"} <= set(metrics)
         assert metrics["war"]["per_seed"] == record["arms"][arm]["per_seed"]
+
+
+def test_paper_preset_runs_on_a_see_folder(tmp_path):
+    """The paper preset (SEE reader, SEEN settings, random-crop passes) runs end to end on SEE's released layout."""
+    from test_data_real import make_see
+
+    from snnlab.repro.mskd import ARMS, PRESETS, run_seed
+
+    make_see(tmp_path)
+    paper = PRESETS["paper"]
+    settings = {**paper, "data_options": {**paper["data_options"], "root": str(tmp_path)},
+                "teacher": {**paper["teacher"], "train": {**paper["teacher"]["train"], "epochs": 1, "batch_size": 2}},
+                "train": {**paper["train"], "epochs": 2, "batch_size": 2}, "passes": 3}
+    results = run_seed(settings, seed=0, progress=False)
+    assert set(results) == set(ARMS)
+    for arm, result in results.items():
+        metrics = result["metrics"]
+        assert 0.0 <= metrics["war"] <= 100.0 and len(result["curve"]) == (1 if arm == "teacher" else 2)
+        assert {"acc/HDR", "acc/normal", "step4", "energy_pj", "params"} <= set(metrics)
+    assert results["teacher"]["metrics"]["params"] > 4 * results["student"]["metrics"]["params"]
