@@ -19,7 +19,7 @@ def test_import_does_not_pull_torchvision():
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["reproduce", "tett"], "unknown reproduction 'tett'; available: tet"),
+    (["reproduce", "tett"], "unknown reproduction 'tett'; available: " + ", ".join(reproduction_names())),
     (["data", "nope"], "unknown dataset 'nope'; available: " + ", ".join(dataset_names())),
 ])
 def test_cli_unknown_names_list_valid_ones(argv, message, capsys):
