@@ -1,0 +1,146 @@
+"""LC-TTFS: exact spike times on random constrained networks, the constraint parametrisation, the time-stepped
+simulator's convergence, and each dropped constraint breaking exactness."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from snnlab.conversion import (ReLU1, SumToOneConv2d, SumToOneLinear, check_constraints, convert, simulate_exact,
+                               simulate_stepped)
+
+
+def _mlp(widths, seed):
+    torch.manual_seed(seed)
+    layers = [nn.Flatten()]
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        layers.append(SumToOneLinear(a, b))
+        if i < len(widths) - 2:
+            layers.append(ReLU1())
+    return nn.Sequential(*layers).double()
+
+
+def _cnn(channels, seed, size=8):
+    torch.manual_seed(seed)
+    layers, c = [], 1
+    for w in channels:
+        layers += [SumToOneConv2d(c, w, 3, padding=1), ReLU1(), nn.AvgPool2d(2)]
+        c, size = w, size // 2
+    layers += [nn.Flatten(), SumToOneLinear(c * size * size, 10)]
+    return nn.Sequential(*layers).double()
+
+
+def _activations(model, x):
+    """Post-ReLU1 activations of every hidden layer (and pooling), in order, plus the output."""
+    acts = [x]
+    h = x
+    for module in model:
+        h = module(h)
+        if isinstance(module, (ReLU1, nn.AvgPool2d)):
+            acts.append(h)
+    return acts, h
+
+
+@pytest.mark.parametrize("model", [
+    _mlp((64, 32, 10), 0), _mlp((64, 48, 32, 16, 10), 1), _mlp((64, 200, 10), 2), _mlp((64, 8, 8, 8, 8, 8, 10), 3),
+    _cnn((4,), 4), _cnn((6, 12), 5),
+], ids=["mlp-2", "mlp-4", "mlp-wide", "mlp-deep", "cnn-1", "cnn-2"])
+def test_spike_times_are_exactly_l_plus_1_minus_a(model):
+    x = torch.rand(16, 1, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
+    x[0] = 0.0
+    x[1] = 1.0                                                   # extreme inputs: every spike at a window edge
+    # amplify the pre-activations so that many of them fall outside [0, 1] and the clamp is exercised
+    with torch.no_grad():
+        for module in model:
+            if isinstance(module, (SumToOneLinear, SumToOneConv2d)):
+                module.raw.mul_(6.0)
+    result = simulate_exact(convert(model), x)
+    acts, out = _activations(model, x)
+    flat_acts = [a if a.dim() == t.dim() else a.flatten(1) for a, t in zip(acts, result.times)]
+    assert len(result.times) == len(acts)
+    for l, (t, a) in enumerate(zip(result.times, flat_acts)):
+        assert ((t >= l) & (t <= l + 1)).all()                  # one spike per neuron, inside its window
+        assert torch.allclose(t, l + 1 - a.reshape(t.shape), atol=1e-12, rtol=0)
+    clipped = sum(((a == 0) | (a == 1)).sum().item() for a in acts[1:])
+    assert clipped > 0                                            # the dynamic threshold did work
+    assert torch.allclose(result.output, out, atol=1e-12, rtol=0)
+    top2 = out.topk(2, dim=1).values
+    decided = (top2[:, 0] - top2[:, 1]) > 1e-9                    # an all-zero input gives exact ties
+    assert torch.equal(result.output.argmax(1)[decided], out.argmax(1)[decided]) and decided.sum() >= 8
+
+
+def test_weight_sums_stay_one_after_optimiser_steps():
+    model = nn.Sequential(SumToOneConv2d(1, 5, 3, padding=1), ReLU1(), nn.AvgPool2d(2), nn.Flatten(),
+                          SumToOneLinear(5 * 4 * 4, 10))
+    optimiser = torch.optim.Adam(model.parameters(), lr=0.5)
+    x, y = torch.rand(32, 1, 8, 8), torch.randint(0, 10, (32,))
+    for _ in range(20):
+        optimiser.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimiser.step()
+    for module in (model[0], model[4]):
+        sums = module.weight.flatten(1).sum(1)
+        assert torch.allclose(sums, torch.ones_like(sums), atol=1e-5)
+        assert (module.weight < 0).any() and (module.weight > 0).any()          # free to take either sign
+    check_constraints(model)
+
+
+def test_time_stepped_simulation_converges_to_the_exact_times():
+    model = _cnn((4,), 11).float()
+    x = torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(3))
+    layers = convert(model)
+    exact = simulate_exact(layers, x)
+    errors = []
+    for dt in (0.1, 0.01, 0.001):
+        stepped = simulate_stepped(layers, x, dt=dt)
+        error = max((a - b).abs().max().item() for a, b in zip(stepped.times, exact.times))
+        errors.append(error)
+        assert error <= 8 * dt                                    # first order in dt
+        assert all(((t >= l) & (t <= l + 1)).all() for l, t in enumerate(stepped.times))
+    assert errors[0] > errors[1] > errors[2]
+    assert torch.equal(simulate_stepped(layers, x, dt=0.001).output.argmax(1), exact.output.argmax(1))
+    with pytest.raises(ValueError, match="dt"):
+        simulate_stepped(layers, x, dt=0.3)
+
+
+def _max_error(layers, x, model, **kwargs):
+    result = simulate_exact(layers, x, **kwargs)
+    acts, out = _activations(model, x)
+    time_error = max((t - (l + 1 - a.reshape(t.shape))).abs().max().item()
+                     for l, (t, a) in enumerate(zip(result.times, acts)))
+    return time_error, (result.output.argmax(1) != out.argmax(1)).float().mean().item()
+
+
+def test_each_constraint_is_needed():
+    x = torch.rand(64, 1, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    model = _mlp((64, 32, 16, 10), 9)
+    with torch.no_grad():
+        model[1].raw.mul_(4.0)
+    layers = convert(model)
+    assert _max_error(layers, x, model)[0] < 1e-12
+    # 2: a threshold other than 1 shifts every firing time
+    assert _max_error(layers, x, model, threshold=0.8)[0] > 0.1
+    # 3: without the dynamic threshold, pre-activations outside [0, 1] fire outside the window
+    assert _max_error(layers, x, model, dynamic_threshold=False)[0] > 0.1
+    # 1: weights that do not sum to one warp time (same ANN, weight sums 0.5 .. 1.5)
+    free = nn.Sequential(nn.Flatten(), nn.Linear(64, 32, bias=False), ReLU1(), nn.Linear(32, 10, bias=False)).double()
+    with torch.no_grad():
+        free[1].weight.copy_(model[1].weight * torch.linspace(0.5, 1.5, 32, dtype=torch.float64)[:, None])
+        free[3].weight.copy_(torch.randn(10, 32, dtype=torch.float64) * 0.3)
+    with pytest.raises(ValueError, match="weight sums"):
+        check_constraints(free)
+    assert _max_error(convert(free, check=False), x, free)[0] > 0.1
+
+
+def test_constraint_checks_name_the_problem():
+    with pytest.raises(ValueError, match="batch normalisation"):
+        check_constraints(nn.Sequential(SumToOneConv2d(1, 4, 3), nn.BatchNorm2d(4), ReLU1(), nn.Flatten(),
+                                        SumToOneLinear(4 * 36, 10)))
+    with pytest.raises(ValueError, match="ReLU1"):
+        check_constraints(nn.Sequential(nn.Flatten(), SumToOneLinear(64, 8), nn.ReLU(), SumToOneLinear(8, 10)))
+    with pytest.raises(ValueError, match="followed by ReLU1"):
+        check_constraints(nn.Sequential(nn.Flatten(), SumToOneLinear(64, 8), SumToOneLinear(8, 10)))
+    with pytest.raises(ValueError, match="bias"):
+        check_constraints(nn.Sequential(nn.Flatten(), nn.Linear(64, 10)))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        simulate_exact(convert(_mlp((64, 10), 0)), torch.full((1, 1, 8, 8), 2.0, dtype=torch.float64))
