@@ -30,6 +30,7 @@ def _cnn(channels, seed, size=8):
     return nn.Sequential(*layers).double()
 
 
+@torch.no_grad()
 def _activations(model, x):
     """Post-ReLU1 activations of every hidden layer (and pooling), in order, plus the output."""
     acts = [x]
@@ -144,3 +145,59 @@ def test_constraint_checks_name_the_problem():
         check_constraints(nn.Sequential(nn.Flatten(), nn.Linear(64, 10)))
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         simulate_exact(convert(_mlp((64, 10), 0)), torch.full((1, 1, 8, 8), 2.0, dtype=torch.float64))
+
+
+# --------------------------------------------------------------------------------------------- rate-coded baseline
+def test_rate_coded_conversion_approaches_the_ann_as_T_grows():
+    from snnlab.conversion import simulate_rate
+
+    model = _mlp((64, 32, 16, 10), 4)
+    x = torch.rand(32, 1, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    _, out = _activations(model, x)
+    layers = convert(model)
+    errors = [float((simulate_rate(layers, x, T).output - out).abs().max()) for T in (4, 32, 256)]
+    assert errors[0] > errors[1] > errors[2] and errors[2] < 0.05
+    result = simulate_rate(layers, x, 16)
+    assert all((c >= 0).all() and (c <= 16).all() for c in result.spike_counts)      # at most one spike per step
+    assert result.macs == 16 * 32 * 64 * 32                                            # analog input, every step
+    with pytest.raises(ValueError, match="T must"):
+        simulate_rate(layers, x, 0)
+
+
+def test_operation_counts_match_a_manual_count():
+    from snnlab.conversion import synaptic_ops, ttfs_ops
+
+    mlp = _mlp((64, 32, 10), 0)
+    layers = convert(mlp)
+    x = torch.rand(1, 1, 8, 8, dtype=torch.float64)
+    assert ttfs_ops(layers, x) == [64 * 32, 32 * 10]                                   # one event per synapse
+    spikes = torch.zeros(1, 32, dtype=torch.float64)
+    spikes[0, [3, 7]] = torch.tensor([2.0, 5.0], dtype=torch.float64)                                       # 7 spikes, fan-out 10 each
+    assert synaptic_ops(layers[1], spikes) == 70.0
+    cnn = nn.Sequential(SumToOneConv2d(1, 2, 3, padding=1), ReLU1(), nn.Flatten(), SumToOneLinear(2 * 16, 10))
+    conv_ops = ttfs_ops(convert(cnn), torch.rand(1, 1, 4, 4))[0]
+    # 4x4 output positions x 2 channels; a corner sees 4 real inputs, an edge 6, the 4 centre positions 9
+    assert conv_ops == 2 * (4 * 4 + 8 * 6 + 4 * 9)
+
+
+def test_lc_ttfs_reproduction_smoke_is_lossless(tmp_path, monkeypatch):
+    from snnlab.repro import run
+
+    monkeypatch.setenv("SNNLAB_DATA", str(tmp_path))
+    record = run("lc-ttfs", preset="smoke", out=None, progress=False)
+    assert record["effect"]["verdict"] == "reproduced" and record["effect"]["equivalence"] == 0.0
+    for net in ("mlp", "cnn"):
+        ttfs, ann = record["arms"][f"{net}-ttfs"], record["arms"][f"{net}-ann"]
+        assert ttfs["per_seed"] == ann["per_seed"] and ttfs["metrics"]["agreement"]["mean"] == 100.0
+        assert ttfs["metrics"]["max_time_error"]["mean"] < 1e-9
+        ratio = ann["metrics"]["energy_pj"]["mean"] / ttfs["metrics"]["energy_pj"]["mean"]
+        assert ratio == pytest.approx(4.6 / 0.9)                                        # same count, MAC vs AC
+        assert len(record["arms"][f"{net}-rate"]["curves"][0]) == 3                     # the smoke T sweep
+
+
+def test_equivalence_verdict():
+    from snnlab.repro.results import paired_effect
+
+    assert paired_effect([97.4, 98.0], [97.4, 98.0], equivalence=0.0)["verdict"] == "reproduced"
+    assert paired_effect([97.4, 98.0], [97.4, 98.2], equivalence=0.0)["verdict"] == "not reproduced"
+    assert paired_effect([97.4, 98.0], [97.4, 98.2], equivalence=0.5)["verdict"] == "reproduced"

@@ -1,6 +1,10 @@
-"""ANN→SNN conversion: LC-TTFS, lossless conversion with time-to-first-spike coding."""
-from .lc_ttfs import (ReLU1, SumToOneConv2d, SumToOneLinear, TTFSLayer, TTFSResult, check_constraints, convert,
-                      simulate_exact, simulate_stepped)
+"""ANN→SNN conversion: LC-TTFS, lossless conversion with time-to-first-spike coding, and the rate-coded
+conversion of the same network for comparison."""
+from .lc_ttfs import (ReLU1, SumToOneConv2d, SumToOneLinear, TTFSLayer, TTFSResult, ann_activations,
+                      check_constraints, constrained_cnn, constrained_mlp, convert, max_time_error, simulate_exact,
+                      simulate_stepped)
+from .rate import RateResult, simulate_rate, synaptic_ops, ttfs_ops
 
-__all__ = ["ReLU1", "SumToOneLinear", "SumToOneConv2d", "check_constraints", "TTFSLayer", "convert",
-           "simulate_exact", "simulate_stepped", "TTFSResult"]
+__all__ = ["ReLU1", "SumToOneLinear", "SumToOneConv2d", "constrained_mlp", "constrained_cnn", "check_constraints",
+           "ann_activations", "TTFSLayer", "convert", "simulate_exact", "simulate_stepped", "TTFSResult",
+           "max_time_error", "simulate_rate", "RateResult", "synaptic_ops", "ttfs_ops"]

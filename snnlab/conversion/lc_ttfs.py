@@ -37,8 +37,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ReLU1", "SumToOneLinear", "SumToOneConv2d", "check_constraints", "TTFSLayer", "convert",
-           "simulate_exact", "simulate_stepped", "TTFSResult"]
+__all__ = ["ReLU1", "SumToOneLinear", "SumToOneConv2d", "constrained_mlp", "constrained_cnn", "check_constraints",
+           "ann_activations", "TTFSLayer", "convert", "simulate_exact", "simulate_stepped", "TTFSResult",
+           "max_time_error"]
 
 
 class ReLU1(nn.Module):
@@ -97,6 +98,34 @@ class SumToOneConv2d(nn.Module):
         return f"{c}, {o}, kernel_size={k}, stride={self.stride}, padding={self.padding}, sum of weights = 1"
 
 
+def constrained_mlp(in_features: int, hidden: tuple[int, ...], num_classes: int) -> nn.Sequential:
+    """``Flatten -> [SumToOneLinear -> ReLU1]* -> SumToOneLinear(classes)``: an MLP that converts losslessly."""
+    layers, width = [nn.Flatten()], in_features
+    for h in hidden:
+        layers += [SumToOneLinear(width, h), ReLU1()]
+        width = h
+    return nn.Sequential(*layers, SumToOneLinear(width, num_classes))
+
+
+def constrained_cnn(cfg: tuple, in_channels: int, input_size: int, num_classes: int,
+                    hidden: tuple[int, ...] = ()) -> nn.Sequential:
+    """A VGG-style CNN that converts losslessly: each int in ``cfg`` is a ``3x3 SumToOneConv2d -> ReLU1`` with that
+    many channels, ``"P"`` a 2x2 average pooling; then ``Flatten -> [SumToOneLinear -> ReLU1]* (hidden) ->
+    SumToOneLinear(classes)``. E.g. ``(16, "P", 32, "P")`` for 16x16 digits, ``(64, 64, "P", 128, 128, "P", 256,
+    256, "P")`` for CIFAR-10."""
+    layers, channels, size = [], in_channels, input_size
+    for item in cfg:
+        if item == "P":
+            layers.append(nn.AvgPool2d(2))
+            size //= 2
+        else:
+            layers += [SumToOneConv2d(channels, int(item), 3, padding=1), ReLU1()]
+            channels = int(item)
+    if size < 1:
+        raise ValueError(f"input_size {input_size} is too small for the poolings of {cfg}")
+    return nn.Sequential(*layers, *constrained_mlp(channels * size * size, hidden, num_classes))
+
+
 _WEIGHTED = (nn.Linear, nn.Conv2d, SumToOneLinear, SumToOneConv2d, nn.AvgPool2d)
 _PASS_THROUGH = (nn.Flatten, nn.Identity, nn.Dropout)
 
@@ -132,6 +161,25 @@ def check_constraints(model: nn.Sequential, atol: float = 1e-5) -> None:
         following = [m for m in modules[i + 1:weighted[position + 1]] if not isinstance(m, _PASS_THROUGH)]
         if not isinstance(modules[i], nn.AvgPool2d) and not any(isinstance(m, ReLU1) for m in following):
             raise ValueError(f"hidden layer {i} must be followed by ReLU1 (its activation is a firing time)")
+
+
+@torch.no_grad()
+def ann_activations(model: nn.Sequential, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """The activations the TTFS layers code, flattened per sample: the input, then the output of every hidden
+    weighted layer's ReLU1 and of every average pooling, in order; and the model's output."""
+    activations, h = [x.flatten(1)], x
+    for module in model:
+        h = module(h)
+        if isinstance(module, (ReLU1, nn.AvgPool2d)):
+            activations.append(h.flatten(1))
+    return activations, h
+
+
+def max_time_error(result: "TTFSResult", activations: list[torch.Tensor]) -> float:
+    r""":math:`\max |t - (l + 1 - a)|` over every neuron of every spiking layer (``activations`` from
+    :func:`ann_activations`)."""
+    return max(float((t.flatten(1) - (l + 1 - a)).abs().max()) for l, (t, a) in enumerate(zip(result.times,
+                                                                                                activations)))
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,9 @@ class Reproduction:
     presets: dict[str, dict]
     run_seed: Callable[[dict, int, bool], dict]
     paper_result: dict | None = None
+    equivalence: float | None = None
+    """For a claim of equality (e.g. lossless conversion): the largest tolerated per-seed difference between
+    ``arms[0]`` and ``arms[1]`` (see :func:`~snnlab.repro.results.paired_effect`)."""
 
     def settings(self, preset: str) -> dict:
         if preset not in PRESETS:
@@ -99,7 +102,8 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
         "metric": reproduction.metric,
         "arms": arms,
         "effect": {"of": f"{method_arm} - {baseline_arm}",
-                   **paired_effect(arms[method_arm]["per_seed"], arms[baseline_arm]["per_seed"])},
+                   **paired_effect(arms[method_arm]["per_seed"], arms[baseline_arm]["per_seed"],
+                                   reproduction.equivalence)},
         "paper_result": reproduction.paper_result,
         "wall_clock_s": wall,
         "hardware": env["hardware"],

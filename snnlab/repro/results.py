@@ -18,17 +18,22 @@ def summarise(values: list[float]) -> dict:
     return {"per_seed": list(values), "mean": mean, "std": std, "n": n}
 
 
-def paired_effect(method: list[float], baseline: list[float]) -> dict:
+def paired_effect(method: list[float], baseline: list[float], equivalence: float | None = None) -> dict:
     r"""Paired per-seed differences ``method - baseline`` with the paired t statistic and a verdict.
 
-    :math:`t = \bar d / (s_d / \sqrt n)`. The verdict is ``"reproduced"`` when :math:`t \ge 2` (the method is
-    better by at least two standard errors), ``"reversed"`` when :math:`t \le -2`, and ``"inconclusive"``
-    otherwise (also for a single seed).
+    :math:`t = \bar d / (s_d / \sqrt n)`. For a claim that the method is better, the verdict is ``"reproduced"``
+    when :math:`t \ge 2` (better by at least two standard errors), ``"reversed"`` when :math:`t \le -2`, and
+    ``"inconclusive"`` otherwise (also for a single seed). For a claim of equality (``equivalence`` = the largest
+    tolerated :math:`|d|`, e.g. 0 for a lossless conversion), it is ``"reproduced"`` when every :math:`|d|` is within
+    the tolerance and ``"not reproduced"`` otherwise.
     """
     diffs = [m - b for m, b in zip(method, baseline, strict=True)]
     summary = summarise(diffs)
     se = summary["std"] / math.sqrt(summary["n"]) if summary["n"] > 1 else 0.0
     t = summary["mean"] / se if se > 0 else (math.copysign(math.inf, summary["mean"]) if summary["mean"] and summary["n"] > 1 else 0.0)
+    if equivalence is not None:
+        verdict = "reproduced" if all(abs(d) <= equivalence for d in diffs) else "not reproduced"
+        return {**summary, "t": t, "verdict": verdict, "equivalence": equivalence}
     verdict = "reproduced" if t >= 2 else "reversed" if t <= -2 else "inconclusive"
     return {**summary, "t": t, "verdict": verdict}
 
