@@ -32,7 +32,8 @@ def clip_protocol(sequence_fn, dataset, passes: int = 20, batch_size: int = 64,
     in %, averaged over passes: ``war`` (accuracy), ``uar`` (mean per-class recall), ``acc/<condition>`` for each
     lighting condition in ``dataset.conditions``, and ``step<t>`` — the accuracy of the output at step :math:`t`
     alone. ``dataset`` needs ``labels``, ``conditions``, ``test_seed`` and ``collate_fn`` (the ``eye`` and ``see``
-    test sets); its ``test_seed`` is restored afterwards. With fixed (non-random) test clips every pass is the
+    test sets); its ``test_seed`` is restored afterwards. Put the model in evaluation mode first (``model.eval()``):
+    batch normalisation in training mode would use batch statistics and update its running ones. With fixed (non-random) test clips every pass is the
     same, so one pass is run.
     """
     if passes < 1:

@@ -133,6 +133,21 @@ def test_each_constraint_is_needed():
     assert _max_error(convert(free, check=False), x, free)[0] > 0.1
 
 
+def test_neurons_whose_weights_sum_to_zero_or_less_follow_the_dynamic_threshold():
+    """Where sum_j w_ij <= 0 the potential does not rise in the window: fire at l if above threshold there, else at
+    l + 1 -- the exact simulator agrees with the time-stepped one."""
+    free = nn.Sequential(nn.Flatten(), nn.Linear(16, 6, bias=False), ReLU1(), nn.Linear(6, 3, bias=False)).double()
+    with torch.no_grad():
+        free[1].weight.copy_(torch.randn(6, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(4)))
+        free[1].weight[:2] -= free[1].weight[:2].sum(1, keepdim=True) / 16 + 0.05     # rows summing to -0.8
+        free[1].weight[2] -= free[1].weight[2].sum() / 16                              # a row summing to 0
+    layers = convert(free, check=False)
+    x = torch.rand(20, 1, 4, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    exact, stepped = simulate_exact(layers, x), simulate_stepped(layers, x, dt=1e-3)
+    assert torch.isfinite(exact.times[1]).all()
+    assert (exact.times[1][:, :3] - stepped.times[1][:, :3]).abs().max() < 0.01
+
+
 def test_constraint_checks_name_the_problem():
     with pytest.raises(ValueError, match="batch normalisation"):
         check_constraints(nn.Sequential(SumToOneConv2d(1, 4, 3), nn.BatchNorm2d(4), ReLU1(), nn.Flatten(),
@@ -143,6 +158,13 @@ def test_constraint_checks_name_the_problem():
         check_constraints(nn.Sequential(nn.Flatten(), SumToOneLinear(64, 8), SumToOneLinear(8, 10)))
     with pytest.raises(ValueError, match="bias"):
         check_constraints(nn.Sequential(nn.Flatten(), nn.Linear(64, 10)))
+    with pytest.raises(ValueError, match="nothing after it"):
+        check_constraints(nn.Sequential(nn.Flatten(), SumToOneLinear(64, 8), ReLU1(), SumToOneLinear(8, 10), ReLU1()))
+    with pytest.raises(ValueError, match="one per layer"):
+        check_constraints(nn.Sequential(nn.Flatten(), SumToOneLinear(64, 8), ReLU1(), ReLU1(), SumToOneLinear(8, 10)))
+    dilated = nn.Conv2d(1, 2, 3, padding=2, dilation=2, bias=False)
+    with pytest.raises(ValueError, match="dilated"):
+        check_constraints(nn.Sequential(dilated, ReLU1(), nn.Flatten(), SumToOneLinear(2 * 64, 10)))
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         simulate_exact(convert(_mlp((64, 10), 0)), torch.full((1, 1, 8, 8), 2.0, dtype=torch.float64))
 
@@ -159,7 +181,7 @@ def test_rate_coded_conversion_approaches_the_ann_as_T_grows():
     assert errors[0] > errors[1] > errors[2] and errors[2] < 0.05
     result = simulate_rate(layers, x, 16)
     assert all((c >= 0).all() and (c <= 16).all() for c in result.spike_counts)      # at most one spike per step
-    assert result.macs == 16 * 32 * 64 * 32                                            # analog input, every step
+    assert result.macs == 32 * 64 * 32                                # analog input: one constant current per image
     with pytest.raises(ValueError, match="T must"):
         simulate_rate(layers, x, 0)
 
@@ -201,3 +223,21 @@ def test_equivalence_verdict():
     assert paired_effect([97.4, 98.0], [97.4, 98.0], equivalence=0.0)["verdict"] == "reproduced"
     assert paired_effect([97.4, 98.0], [97.4, 98.2], equivalence=0.0)["verdict"] == "not reproduced"
     assert paired_effect([97.4, 98.0], [97.4, 98.2], equivalence=0.5)["verdict"] == "reproduced"
+
+
+def test_paper_preset_runs_on_cifar10_files(tmp_path):
+    """The paper preset (CIFAR-10, VGG-style constrained CNN, pixels kept in [0, 1]) runs end to end on CIFAR's
+    file format, and its conversion is exact."""
+    from test_data_real import make_cifar
+
+    from snnlab.repro.lc_ttfs import PRESETS, run_seed
+
+    make_cifar(tmp_path / "cifar-10-batches-py")
+    paper = PRESETS["paper"]
+    settings = {**paper, "data_options": {**paper["data_options"], "root": str(tmp_path), "download": False},
+                "train": {**paper["train"], "epochs": 1, "batch_size": 8}, "rate_T": (1, 2)}
+    results = run_seed(settings, seed=0, progress=False)
+    for net in ("mlp", "cnn"):
+        assert results[f"{net}-ttfs"]["final"] == results[f"{net}-ann"]["final"]
+        assert results[f"{net}-ttfs"]["metrics"]["agreement"] == 100.0
+        assert results[f"{net}-ttfs"]["metrics"]["max_time_error"] < 1e-9

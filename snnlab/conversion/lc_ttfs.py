@@ -27,7 +27,8 @@ sums). The last weighted layer is read out without spiking: its membrane potenti
 
 :func:`simulate_exact` computes the spike times layer by layer in closed form (event-driven);
 :func:`simulate_stepped` integrates the membranes on a time grid of step ``dt`` and converges to the exact times as
-``dt → 0``. Both take the constraints as switches, so what breaks when one is dropped can be measured.
+``dt → 0``. The exact simulator takes the threshold and the dynamic threshold as switches, and :func:`convert`
+accepts an unconstrained ANN with ``check=False``, so what breaks when a constraint is dropped can be measured.
 """
 from __future__ import annotations
 
@@ -130,37 +131,58 @@ _WEIGHTED = (nn.Linear, nn.Conv2d, SumToOneLinear, SumToOneConv2d, nn.AvgPool2d)
 _PASS_THROUGH = (nn.Flatten, nn.Identity, nn.Dropout)
 
 
+def _unsupported_geometry(module: nn.Module) -> str | None:
+    """Why a convolution or pooling setting cannot be converted (the TTFS layers apply plain 2-D operations)."""
+    if isinstance(module, nn.Conv2d):
+        if isinstance(module.padding, str) or module.dilation != (1, 1) or module.groups != 1:
+            return "dilated, grouped or string-padded convolutions are not supported"
+        if len(set(module.padding)) != 1 or len(set(module.stride)) != 1:
+            return "use equal padding and stride along both axes"
+    if isinstance(module, nn.AvgPool2d) and (module.padding not in (0, (0, 0)) or module.ceil_mode):
+        return "average pooling with padding or ceil_mode is not supported"
+    return None
+
+
 def check_constraints(model: nn.Sequential, atol: float = 1e-5) -> None:
     """Raise ``ValueError`` naming the first module that breaks LC-TTFS's conditions for a lossless conversion.
 
-    The model must be an ``nn.Sequential`` of weighted layers (linear, convolution, average pooling) without bias
-    whose weights sum to one per neuron, each hidden one followed by :class:`ReLU1`, plus flattening/dropout, and no
-    batch normalisation; the last weighted layer is the readout.
+    Ignoring flattening/dropout, the model must read ``([weighted layer, ReLU1] | AvgPool2d)* weighted layer``:
+    linear and convolution layers without bias whose weights sum to one per neuron, each hidden one followed by
+    exactly one :class:`ReLU1`, average pooling anywhere between them, no batch normalisation, and nothing after the
+    readout (the last weighted layer).
     """
     if not isinstance(model, nn.Sequential):
         raise ValueError("LC-TTFS converts an nn.Sequential of weighted layers and ReLU1 activations")
-    modules = list(model)
-    weighted = [i for i, m in enumerate(modules) if isinstance(m, _WEIGHTED)]
-    if not weighted:
-        raise ValueError("the model has no weighted layer")
-    for i, module in enumerate(modules):
+    previous = None                       # the last non-pass-through module seen
+    for i, module in enumerate(model):
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             raise ValueError(f"layer {i} is batch normalisation: its affine gamma, beta break the weight sums; train "
                              "without BN")
         if not isinstance(module, _WEIGHTED + _PASS_THROUGH + (ReLU1,)):
             raise ValueError(f"layer {i} ({type(module).__name__}) is not allowed: use SumToOneLinear/SumToOneConv2d, "
                              "AvgPool2d, ReLU1, Flatten")
+        if isinstance(module, _PASS_THROUGH):
+            continue
+        problem = _unsupported_geometry(module)
+        if problem:
+            raise ValueError(f"layer {i}: {problem}")
         if isinstance(module, (nn.Linear, nn.Conv2d)) and module.bias is not None:
             raise ValueError(f"layer {i} has a bias; LC-TTFS layers are bias-free")
-        if isinstance(module, _WEIGHTED) and not isinstance(module, nn.AvgPool2d):
+        synaptic = isinstance(module, _WEIGHTED) and not isinstance(module, nn.AvgPool2d)
+        if synaptic:
             sums = module.weight.detach().flatten(1).sum(1)
             if not torch.allclose(sums, torch.ones_like(sums), atol=atol):
                 raise ValueError(f"layer {i}: weight sums per neuron range over [{sums.min():.4f}, {sums.max():.4f}], "
                                  "not 1 (use SumToOneLinear / SumToOneConv2d)")
-    for position, i in enumerate(weighted[:-1]):
-        following = [m for m in modules[i + 1:weighted[position + 1]] if not isinstance(m, _PASS_THROUGH)]
-        if not isinstance(modules[i], nn.AvgPool2d) and not any(isinstance(m, ReLU1) for m in following):
-            raise ValueError(f"hidden layer {i} must be followed by ReLU1 (its activation is a firing time)")
+        previous_synaptic = isinstance(previous, _WEIGHTED) and not isinstance(previous, nn.AvgPool2d)
+        if isinstance(module, ReLU1) and not previous_synaptic:
+            raise ValueError(f"layer {i}: ReLU1 must directly follow a linear or convolution layer (one per layer)")
+        if isinstance(module, _WEIGHTED) and previous_synaptic:
+            raise ValueError(f"hidden layer before layer {i} must be followed by ReLU1 (its activation is a firing "
+                             "time)")
+        previous = module
+    if previous is None or not isinstance(previous, _WEIGHTED) or isinstance(previous, nn.AvgPool2d):
+        raise ValueError("the model must end with its readout, a linear or convolution layer (nothing after it)")
 
 
 @torch.no_grad()
@@ -264,17 +286,30 @@ def _readout(layer: TTFSLayer, times: torch.Tensor, end: float) -> torch.Tensor:
 @torch.no_grad()
 def simulate_exact(layers: list[TTFSLayer], x: torch.Tensor, threshold: float = 1.0,
                    dynamic_threshold: bool = True) -> TTFSResult:
-    r"""Event-driven TTFS simulation: closed-form firing times layer by layer,
-    :math:`t_i^l = (\vartheta + \sum_j w_{ij} t_j^{l-1}) / \sum_j w_{ij}`, clamped into :math:`[l, l+1]` with the
-    dynamic threshold. Without it (``dynamic_threshold=False``) the formula's time is returned as it is: it may fall
-    outside the layer's window, and means nothing where :math:`\sum_j w_{ij} \le 0`. Padded inputs spike at the end
-    of the previous window (activation 0)."""
+    r"""Event-driven TTFS simulation: closed-form firing times layer by layer.
+
+    With the dynamic threshold, a neuron of layer :math:`l` fires inside :math:`[l, l+1]`: where
+    :math:`\sum_j w_{ij} > 0` its potential rises through the window and it fires at
+    :math:`t_i^l = (\vartheta + \sum_j w_{ij} t_j^{l-1}) / \sum_j w_{ij}` clamped into the window; where
+    :math:`\sum_j w_{ij} \le 0` the potential does not rise, so it fires at :math:`l` if
+    :math:`V_i(l) \ge \vartheta` and at :math:`l + 1` otherwise. Without the dynamic threshold
+    (``dynamic_threshold=False``) the formula's time is returned as it is: it may fall outside the layer's window,
+    and means nothing where :math:`\sum_j w_{ij} \le 0`. Padded inputs spike at the end of the previous window
+    (activation 0)."""
     times = [_input_times(x)]
     for l, layer in enumerate(layers[:-1], start=1):
         previous = times[-1]
         sums = layer.weight_sums(previous)
-        t = (threshold + layer.apply(previous, pad_value=float(l))) / sums
-        times.append(t.clamp(float(l), float(l + 1)) if dynamic_threshold else t)
+        weighted_times = layer.apply(previous, pad_value=float(l))
+        rising = sums > 0
+        t = (threshold + weighted_times) / torch.where(rising, sums, torch.ones_like(sums))
+        if dynamic_threshold:
+            at_start = l * sums - weighted_times                           # V_i(l) = sum_j w_ij (l - t_j)
+            flat = torch.where(at_start >= threshold, torch.full_like(t, float(l)), torch.full_like(t, float(l + 1)))
+            t = torch.where(rising, t.clamp(float(l), float(l + 1)), flat)
+        else:
+            t = torch.where(rising, t, torch.full_like(t, float("inf")))
+        times.append(t)
     return TTFSResult(times, _readout(layers[-1], times[-1], float(len(layers) + 1)))
 
 

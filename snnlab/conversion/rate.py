@@ -13,7 +13,8 @@ averages its input current over the :math:`T` steps.
 
 Counting (per inference, weighted layers only; average pooling is not counted, as in :mod:`snnlab.energy`):
 a multiply-accumulate (MAC) for every product of an analog value and a weight, an accumulate (AC, synaptic
-operation) for every spike delivered through a weight.
+operation) for every spike delivered through a weight. The first layer's input current is the same at every step,
+so its MACs are counted once.
 """
 from __future__ import annotations
 
@@ -80,5 +81,5 @@ def simulate_rate(layers: list[TTFSLayer], x: torch.Tensor, T: int) -> RateResul
             current = following.apply(spikes)
             sops += synaptic_ops(following, spikes)
         readout += current
-    macs = T * synaptic_ops(layers[0], torch.ones_like(x))
+    macs = synaptic_ops(layers[0], torch.ones_like(x))               # the constant input current, computed once
     return RateResult(readout / T, counts, macs, sops)

@@ -106,7 +106,8 @@ class IntensityStudent(SpikingNet):
     A feed-forward spiking network with shared weights over time integrates its input (a LIF membrane is a leaky
     sum) but cannot subtract one frame from the next, and on the ``eye`` set the emotion shows mostly in how the eye
     moves. The difference channel is computed from the intensity frames alone, so the student needs no event sensor.
-    The layout is the teacher's event branch and head (:class:`SEENTeacher`) at half its widths by default.
+    The layout is the teacher's event branch (:class:`SEENTeacher`: convolution stages and hidden layer) at half its
+    widths by default, followed directly by a linear classifier.
     Input ``[T, N, in_channels, H, W]``, output ``[T, N, classes]``.
     """
 

@@ -61,6 +61,7 @@ PRESETS = {
 def _arm_result(method, history, sequence_fn, model, model_input, test_set, settings) -> dict:
     """The clip-protocol metrics of one trained arm, its parameter count and its energy per test clip (pJ)."""
     device = next(method.parameters()).device
+    method.eval()
     metrics = clip_protocol(sequence_fn, test_set, passes=settings["passes"], device=device)
     metrics["params"] = float(sum(p.numel() for p in model.parameters()))
     x = model_input(device)
