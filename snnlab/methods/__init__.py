@@ -2,5 +2,6 @@
 from .base import ANNClassification, Method, SpikingMethod
 from .mskd import MSKD
 from .tet import TET, MeanOutputCE
+from .tssd import TSSD
 
-__all__ = ["Method", "SpikingMethod", "ANNClassification", "TET", "MeanOutputCE", "MSKD"]
+__all__ = ["Method", "SpikingMethod", "ANNClassification", "TET", "MeanOutputCE", "MSKD", "TSSD"]
