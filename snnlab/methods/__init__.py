@@ -1,7 +1,8 @@
 """Methods: one module per paper; each turns a batch into ``(outputs, {loss_name: loss})``."""
 from .base import ANNClassification, Method, SpikingMethod
 from .mskd import MSKD
+from .ssnn import SSNN
 from .tet import TET, MeanOutputCE
 from .tssd import TSSD
 
-__all__ = ["Method", "SpikingMethod", "ANNClassification", "TET", "MeanOutputCE", "MSKD", "TSSD"]
+__all__ = ["Method", "SpikingMethod", "ANNClassification", "TET", "MeanOutputCE", "MSKD", "TSSD", "SSNN"]

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..layout import mean_over_time
-from ..models.multi_exit import MultiExit, exit_head
+from ..models.multi_exit import MultiExit, exit_head, stage_channels
 from .base import SpikingMethod
 
 __all__ = ["TSSD", "middle_stage"]
@@ -39,20 +39,6 @@ def middle_stage(model: nn.Module) -> str:
     if not stages:
         raise ValueError(f"{type(model).__name__} lists no stage_names; pass weak_stage='<module path>'")
     return stages[(len(stages) - 1) // 2]
-
-
-def _channels_at(model: nn.Module, path: str) -> int:
-    """Channels of the feature map at ``path``: the output channels of the last convolution up to it."""
-    channels = None
-    for name, module in model.named_modules():
-        weight = getattr(module, "weight", None)
-        if isinstance(module, nn.Conv2d) or (weight is not None and weight.dim() == 4):
-            channels = weight.shape[0]
-        if name == path:
-            break
-    if channels is None:
-        raise ValueError(f"no convolution before {path!r}; pass weak_channels")
-    return channels
 
 
 class TSSD(SpikingMethod):
@@ -85,7 +71,7 @@ class TSSD(SpikingMethod):
         self.weak: MultiExit | None = None
         if weak_stage is not None and beta:
             path = middle_stage(model) if weak_stage == "middle" else weak_stage
-            channels = weak_channels or _channels_at(model, path)
+            channels = weak_channels or stage_channels(model, path)
             self.weak = MultiExit(model, {path: exit_head(channels, num_classes, getattr(model, "neuron", "lif"))})
 
     def _target(self, x: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,7 @@ from torch import nn
 from ..hooks import FeatureCapture, get_module
 from .base import SpikingNet
 
-__all__ = ["MultiExit", "ExitOutput", "ExitHead", "exit_head"]
+__all__ = ["MultiExit", "ExitOutput", "ExitHead", "exit_head", "stage_channels"]
 
 
 class ExitOutput(NamedTuple):
@@ -54,6 +54,21 @@ def exit_head(in_channels: int, num_classes: int, neuron) -> ExitHead:
             to ``[N, classes]`` with ReLU. Pass the backbone's ``model.neuron`` to match an snnlab model.
     """
     return ExitHead(in_channels, num_classes, neuron)
+
+
+def stage_channels(model: nn.Module, path: str) -> int:
+    """Channels of the feature map at module ``path``: the output channels of the last convolution up to it (what an
+    early-exit head reading that stage must accept)."""
+    channels = None
+    for name, module in model.named_modules():
+        weight = getattr(module, "weight", None)
+        if isinstance(module, nn.Conv2d) or (weight is not None and weight.dim() == 4):
+            channels = weight.shape[0]
+        if name == path:
+            break
+    if channels is None:
+        raise ValueError(f"no convolution before {path!r}; give the channels explicitly")
+    return channels
 
 
 class MultiExit(nn.Module):

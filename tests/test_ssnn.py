@@ -1,0 +1,84 @@
+"""SSNN: the temporal transformer against an independent computation, T_avg from the stage layout, the staged
+forward, the loss with early classifiers kept out of inference, and a smoke run that learns."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from snnlab.encoding import encode
+from snnlab.methods import SSNN
+from snnlab.models import VGG9, ShrinkingSNN, SmallCNN, TemporalTransformer
+
+
+def test_temporal_transformer_matches_the_definition():
+    torch.manual_seed(0)
+    tt = TemporalTransformer(5, 3)
+    with torch.no_grad():
+        tt.weights.normal_()
+    x = torch.rand(5, 2, 4, 3, 3)
+    out = tt(x)
+    for n in range(2):
+        o_avg = torch.stack([x[t, n].mean() for t in range(5)])                      # per-step mean over C, H, W
+        d = torch.softmax(tt.weights @ o_avg, dim=0)                                  # over the T_out steps
+        total = sum(x[t, n] for t in range(5))
+        for t in range(3):
+            assert torch.allclose(out[t, n], d[t] * total, atol=1e-6)
+    assert torch.allclose(out.sum(0), x.sum(0), atol=1e-5)                            # the sum is redistributed
+    with pytest.raises(ValueError, match="shrinks time"):
+        TemporalTransformer(2, 3)
+
+
+def test_t_avg_follows_the_stage_layout():
+    vgg = VGG9(num_classes=10, in_channels=2, input_size=32, width_mult=0.125, neuron="ssnn")
+    # VGG-9 stages: 2 | 2 | 3 spiking convolutions, plus the hidden FC's neuron in the last stage
+    net = ShrinkingSNN(vgg, (6, 4, 2))
+    assert net.spiking_layers == [2, 2, 4] and net.t_avg == pytest.approx((2 * 6 + 2 * 4 + 4 * 2) / 8)
+    assert ShrinkingSNN(vgg, (5, 5, 5)).t_avg == 5.0
+    with pytest.raises(ValueError, match="non-increasing"):
+        ShrinkingSNN(vgg, (2, 4))
+
+
+def test_equal_steps_with_truncation_is_the_plain_network():
+    torch.manual_seed(0)
+    model = SmallCNN(num_classes=10, in_channels=1, width=4, neuron="ssnn").eval()
+    x = encode("direct", torch.rand(3, 1, 16, 16), 4)
+    staged = ShrinkingSNN(model, (4, 4, 4), redistribution="truncate")
+    assert torch.allclose(staged(x), model(x), atol=1e-6)
+    shrunk = ShrinkingSNN(model, (4, 2, 1), redistribution="mean")
+    assert shrunk(x).shape == (1, 3, 10)
+    with pytest.raises(ValueError, match="T_1"):
+        shrunk(x[:3])
+
+
+def test_ssnn_loss_has_one_term_per_classifier_and_predicts_with_the_last():
+    torch.manual_seed(0)
+    model = SmallCNN(num_classes=10, in_channels=1, width=4, neuron="ssnn")
+    method = SSNN(ShrinkingSNN(model, (4, 2, 1)), num_classes=10, weights=(0.3, 0.3, 1.0)).eval()
+    x, y = torch.rand(5, 1, 16, 16), torch.randint(0, 10, (5,))
+    prediction, losses = method(x, y)
+    assert set(losses) == {"ce", "exit1", "exit2"}
+    final, stages = method.model.stage_outputs(encode("direct", x, 4))
+    assert losses["ce"].item() == pytest.approx(F.cross_entropy(final.mean(0), y).item(), rel=1e-5)
+    head = method.heads[0](stages[0]).mean(0)
+    assert losses["exit1"].item() == pytest.approx(0.3 * F.cross_entropy(head, y).item(), rel=1e-5)
+    before = method.predict(x)
+    with torch.no_grad():
+        for p in method.heads.parameters():
+            p.add_(1.0)
+    assert torch.equal(method.predict(x), before) and torch.allclose(before, prediction, atol=1e-6)
+    plain = SSNN(ShrinkingSNN(model, (4, 2, 1)), num_classes=10, early_classifiers=False)
+    assert set(plain(x, y)[1]) == {"ce"}
+
+
+def test_ssnn_learns_on_digits(tmp_path, monkeypatch):
+    from snnlab.data import get_dataset
+    from snnlab.train import TrainConfig, Trainer
+
+    monkeypatch.setenv("SNNLAB_DATA", str(tmp_path))
+    torch.manual_seed(0)
+    model = SmallCNN(num_classes=10, in_channels=1, width=8, neuron="ssnn")
+    method = SSNN(ShrinkingSNN(model, (4, 2, 1)), num_classes=10)
+    train, test = get_dataset("digits", "train", size=16), get_dataset("digits", "test", size=16)
+    history = Trainer(method, train, test, TrainConfig(epochs=5, lr=3e-3, batch_size=32, progress=False)).fit()
+    assert history[-1]["loss"] < history[0]["loss"] and history[-1]["test_acc"] > 50.0                # chance: 10 %
