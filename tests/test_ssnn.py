@@ -82,3 +82,13 @@ def test_ssnn_learns_on_digits(tmp_path, monkeypatch):
     train, test = get_dataset("digits", "train", size=16), get_dataset("digits", "test", size=16)
     history = Trainer(method, train, test, TrainConfig(epochs=5, lr=3e-3, batch_size=32, progress=False)).fit()
     assert history[-1]["loss"] < history[0]["loss"] and history[-1]["test_acc"] > 50.0                # chance: 10 %
+
+
+def test_reproduction_runs_every_arm_at_the_same_t_avg(tmp_path, monkeypatch):
+    from snnlab.repro import run
+    from snnlab.repro.ssnn import ARMS
+
+    monkeypatch.setenv("SNNLAB_DATA", str(tmp_path))
+    record = run("ssnn", preset="smoke", out=None, progress=False)
+    assert tuple(record["arms"]) == ARMS and record["effect"]["of"] == "ssnn - baseline"
+    assert {arm["metrics"]["T_avg"]["mean"] for arm in record["arms"].values()} == {4.0}

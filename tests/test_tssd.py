@@ -89,7 +89,7 @@ def test_bad_settings_and_inputs_fail_clearly():
     with pytest.raises(ValueError, match="T_s < T_t"):
         TSSD(_net(), T_s=4, T_t=4, num_classes=10)
     method = TSSD(_net(), T_s=2, T_t=4, num_classes=10)
-    with pytest.raises(ValueError, match="T_t = 4 steps"):
+    with pytest.raises(ValueError, match="T = 4 steps"):
         method(torch.rand(3, 2, 1, 16, 16), torch.zeros(2, dtype=torch.long))   # 3 event frames, not 4
     with pytest.raises(ValueError, match="stage_names"):
         TSSD(_PerStep(), T_s=1, T_t=2, num_classes=4)
@@ -115,3 +115,15 @@ def test_tssd_learns_on_digits(tmp_path, monkeypatch):
     history = Trainer(method, train, test, TrainConfig(epochs=5, lr=3e-3, batch_size=32, progress=False)).fit()
     assert history[-1]["loss"] < history[0]["loss"] and history[-1]["test_acc"] > 50.0           # chance: 10 %
     assert {"loss/ce", "loss/tsd", "loss/ssd"} <= set(history[-1])
+
+
+@pytest.mark.parametrize("name", ["tssd", "tssd-events"])
+def test_reproductions_run_every_arm(name, tmp_path, monkeypatch):
+    from snnlab.repro import run
+    from snnlab.repro.tssd import ARMS
+
+    monkeypatch.setenv("SNNLAB_DATA", str(tmp_path))
+    record = run(name, preset="smoke", out=None, progress=False)
+    assert tuple(record["arms"]) == ARMS and record["effect"]["of"] == "tssd - plain"
+    assert all(0.0 <= arm["mean"] <= 100.0 for arm in record["arms"].values())
+    assert "acc_at_Tt" in record["arms"]["plain-Tt-at-Ts"]["metrics"]

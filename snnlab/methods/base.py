@@ -38,8 +38,8 @@ class SpikingMethod(Method):
     """Base for methods training an SNN ``model`` that maps ``[T, N, ...]`` to per-step outputs ``[T, N, C]``.
 
     Static inputs ``[N, ...]`` are encoded into ``T`` steps with ``encoding``; inputs that already carry a time
-    axis (event frames ``[T, N, ...]``, as batched by snnlab's event collate, or a dict of such tensors for a
-    multimodal model) are used as they are.
+    axis (event frames ``[T', N, ...]``, as batched by snnlab's event collate) are cut to their first ``T`` frames
+    (fewer than ``T`` is an error), and a dict of such tensors (a multimodal model's input) is used as it is.
     Predictions are rate-decoded: the mean of the per-step outputs.
     """
 
@@ -52,7 +52,10 @@ class SpikingMethod(Method):
             return inputs  # multimodal clips, collated time-major
         sample_ndim = getattr(self.model, "input_ndim", None)
         if sample_ndim is not None and inputs.dim() == sample_ndim + 2:
-            return inputs  # already [T, N, ...]
+            if inputs.shape[0] < self.T:
+                raise ValueError(f"{type(self).__name__} runs T = {self.T} steps but the input has only "
+                                 f"{inputs.shape[0]} frames")
+            return inputs[:self.T]  # already [T', N, ...]: the first T frames
         return encode(self.encoding, inputs, self.T)
 
     def output_sequence(self, inputs: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-r"""TSSD: temporal-spatial self-distillation (Zuo, Ding et al.; seed 001 §5).
+r"""TSSD: temporal-spatial self-distillation (Zuo, Ding et al., arXiv:2406.07862; seed 001 §5).
 
 One network, two lengths: the student is the network run for :math:`T_s` steps (used at inference), the temporal
 teacher the *same weights* run for :math:`T_t > T_s` steps; a weak classifier :math:`C` after the middle stage gives
@@ -79,9 +79,6 @@ class TSSD(SpikingMethod):
 
     def forward(self, inputs, targets):
         x = self.to_time_major(inputs)
-        if x.shape[0] < self.T_t:
-            raise ValueError(f"TSSD needs T_t = {self.T_t} steps of input, got {x.shape[0]}")
-        x = x[:self.T_t]
         if self.weak is not None:
             result = self.weak(x)
             out_seq, weak_seq = result.output, next(iter(result.exits.values()))
