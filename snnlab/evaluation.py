@@ -12,14 +12,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from .metrics import per_condition_accuracy, uar, war
+from .train import to_device
 
 __all__ = ["clip_protocol"]
-
-
-def _to_device(inputs, device: torch.device):
-    if isinstance(inputs, dict):
-        return {k: v.to(device) for k, v in inputs.items()}
-    return inputs.to(device)
 
 
 @torch.no_grad()
@@ -48,7 +43,7 @@ def clip_protocol(sequence_fn, dataset, passes: int = 20, batch_size: int = 64,
         for p in range(passes):
             dataset.test_seed = p
             loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=dataset.collate_fn)
-            sequences = torch.cat([sequence_fn(_to_device(x, device)).float().cpu() for x, _ in loader], dim=1)
+            sequences = torch.cat([sequence_fn(to_device(x, device)).float().cpu() for x, _ in loader], dim=1)
             predictions = sequences.mean(0).argmax(-1)
             run = {"war": 100 * war(predictions, targets), "uar": 100 * uar(predictions, targets, num_classes)}
             run |= {f"acc/{c}": 100 * v

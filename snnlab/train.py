@@ -37,6 +37,13 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("cosine", "step", "none")
 
 
+def to_device(inputs, device: "torch.device | str"):
+    """Model inputs on ``device``: a tensor, or (multimodal data) a dict of tensors."""
+    if isinstance(inputs, dict):
+        return {key: value.to(device, non_blocking=True) for key, value in inputs.items()}
+    return inputs.to(device, non_blocking=True)
+
+
 class NonFiniteLossError(FloatingPointError):
     """Raised when a loss term becomes NaN or infinite."""
 
@@ -194,13 +201,8 @@ class Trainer:
         np.random.seed(seed % 2**32)
 
     def _batch_to_device(self, batch):
-        """Inputs (a tensor or, for multimodal data, a dict of tensors) and targets on the trainer's device."""
-        inputs, targets = batch[0], batch[1]
-        if isinstance(inputs, dict):
-            inputs = {key: value.to(self.device, non_blocking=True) for key, value in inputs.items()}
-        else:
-            inputs = inputs.to(self.device, non_blocking=True)
-        return inputs, targets.to(self.device, non_blocking=True)
+        """Inputs and targets on the trainer's device."""
+        return to_device(batch[0], self.device), batch[1].to(self.device, non_blocking=True)
 
     # -- training ------------------------------------------------------------------------------------------------
     def fit(self) -> list[dict]:

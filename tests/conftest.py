@@ -21,3 +21,12 @@ def tiny_images():
         return ds
 
     return make(96, 0), make(48, 1)
+
+
+@pytest.fixture(scope="module")
+def private_data_dir(tmp_path_factory):
+    """A data folder of the test module's own (``SNNLAB_DATA``), so cache entries never touch the repository's."""
+    root = tmp_path_factory.mktemp("snnlab-data")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SNNLAB_DATA", str(root))
+        yield root

@@ -623,11 +623,8 @@ def forbidden(*args, **kwargs):
 
 
 @pytest.fixture(scope="module")
-def data_home(tmp_path_factory):
-    root = tmp_path_factory.mktemp("snnlab-data")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SNNLAB_DATA", str(root))
-        yield root
+def data_home(private_data_dir):
+    return private_data_dir
 
 
 def recording(entries: list):

@@ -16,12 +16,8 @@ SMALL = dict(train_size=600, test_size=200)
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    """A private data folder for this module's cache entries (SNNLAB_DATA)."""
-    root = tmp_path_factory.mktemp("snnlab-data")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SNNLAB_DATA", str(root))
-        yield root
+def data_dir(private_data_dir):
+    return private_data_dir
 
 
 @pytest.fixture(scope="module")

@@ -93,8 +93,8 @@ def _convert_and_measure(model, test_set, settings, device) -> dict:
             rate_hits[k] += _correct(rate.output, y)
             rate_sops[k] += rate.sops
     ann_acc, snn_acc = 100.0 * ann_hits / n, 100.0 * snn_hits / n
-    synapses = sum(ttfs_ops(layers, x[:1]))
-    first_layer = ttfs_ops(layers, x[:1])[0]
+    per_layer = ttfs_ops(layers, x[:1])
+    synapses, first_layer = sum(per_layer), per_layer[0]
     rate_curve = [100.0 * h / n for h in rate_hits]
     reaching = [k for k, acc in enumerate(rate_curve) if acc >= ann_acc - settings["tolerance_pp"]]
     rate = {"T_needed": float("nan"), "macs": float("nan"), "sops": float("nan"), "energy_pj": float("nan"),
