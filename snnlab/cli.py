@@ -18,7 +18,10 @@ def _cmd_list(args) -> int:
 
     print("reproductions:")
     for name in reproduction_names():
-        print(f"  {name:12s} {get_reproduction(name).paper}")
+        reproduction = get_reproduction(name)
+        print(f"  {name:12s} {reproduction.paper}")
+        if reproduction.variants:
+            print(f"  {'':12s} paper variants: {', '.join(sorted(reproduction.variants))}")
     print("presets:      " + ", ".join(PRESETS))
     print("methods:      " + ", ".join(m for m in methods if m not in ("Method", "SpikingMethod")))
     print("datasets:     " + ", ".join(dataset_names()))
@@ -30,8 +33,10 @@ def _cmd_list(args) -> int:
 def _cmd_reproduce(args) -> int:
     from .repro import run
 
-    record = run(args.name, preset=args.preset, seeds=args.seeds, out=args.out, progress=not args.quiet)
-    print(f"{record['name']} [{record['preset']}] {record['metric']}, {record['effect']['n']} seed(s), "
+    record = run(args.name, preset=args.preset, seeds=args.seeds, out=args.out, progress=not args.quiet,
+                 variant=args.variant)
+    label = record["preset"] if record["variant"] is None else f"{record['preset']}: {record['variant']}"
+    print(f"{record['name']} [{label}] {record['metric']}, {record['effect']['n']} seed(s), "
           f"{record['wall_clock_s']:.1f} s")
     for arm, summary in record["arms"].items():
         print(f"  {arm:14s} {summary['mean']:6.2f} ± {summary['std']:.2f}   per seed: "
@@ -102,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("reproduce", help="run a paper reproduction and write results/<name>-<preset>.json")
     rep.add_argument("name")
     rep.add_argument("--preset", default="book", choices=PRESETS)
+    rep.add_argument("--variant", default=None,
+                     help="another of the paper's settings, at --preset paper (see `snnlab list`)")
     rep.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the preset's)")
     rep.add_argument("--out", default="results", help="folder for the results file (default: results)")
     rep.add_argument("--quiet", action="store_true", help="no progress bars")

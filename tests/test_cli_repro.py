@@ -101,3 +101,38 @@ def test_text_baseline_learns_and_writes_its_record(tmp_path, monkeypatch):
     assert written["accuracy"] == record["accuracy"] and written["test_size"] == 400
     with pytest.raises(ValueError, match="available: .*event-digits"):
         baselines.run_baseline("cifar10")
+
+
+def test_paper_variants_are_run_at_the_paper_preset_and_recorded_apart(tmp_path, monkeypatch):
+    from snnlab.repro import registry
+
+    def run_seed(settings, seed, progress):
+        return {"method": {"final": settings["value"] + seed, "curve": []}, "baseline": {"final": 0.0, "curve": []}}
+
+    toy = registry.Reproduction(
+        name="toy", paper="p", claim="c", metric="m", arms=("method", "baseline"), run_seed=run_seed,
+        presets={preset: {"value": 1.0, "seeds": 2} for preset in ("smoke", "book", "paper")},
+        paper_result={"method": 1.0},
+        variants={"other": registry.PaperVariant({"value": 5.0, "seeds": 2}, {"method": 5.0})})
+    monkeypatch.setitem(registry._REGISTRY, "toy", toy)
+    record = run("toy", preset="paper", variant="other", out=str(tmp_path), progress=False)
+    assert record["arms"]["method"]["per_seed"] == [5.0, 6.0] and record["paper_result"] == {"method": 5.0}
+    assert json.loads((tmp_path / "toy-paper-other.json").read_text())["variant"] == "other"
+    assert run("toy", preset="paper", out=str(tmp_path), progress=False)["arms"]["method"]["per_seed"] == [1.0, 2.0]
+    assert (tmp_path / "toy-paper.json").exists()
+    with pytest.raises(ValueError, match="settings of the paper preset"):
+        run("toy", preset="book", variant="other", out=None)
+    with pytest.raises(ValueError, match="unknown variant 'cifar'.*available: other"):
+        run("toy", preset="paper", variant="cifar", out=None)
+
+
+@pytest.mark.parametrize("name", reproduction_names())
+def test_every_paper_setting_names_a_known_dataset_and_a_buildable_model(name):
+    from snnlab.models.registry import build_model
+    from snnlab.repro import get_reproduction
+
+    reproduction = get_reproduction(name)
+    for setting in [reproduction.settings("paper")] + [v.settings for v in reproduction.variants.values()]:
+        assert setting["dataset"] in dataset_names()
+        if "model_options" in setting:
+            assert build_model(setting["model"], num_classes=10, **setting["model_options"]) is not None

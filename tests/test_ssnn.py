@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from snnlab.encoding import encode
 from snnlab.methods import SSNN
-from snnlab.models import VGG9, ShrinkingSNN, SmallCNN, TemporalTransformer
+from snnlab.models import VGG9, ResNet18, ShrinkingSNN, SmallCNN, TemporalTransformer
 
 
 def test_temporal_transformer_matches_the_definition():
@@ -92,3 +92,28 @@ def test_reproduction_runs_every_arm_at_the_same_t_avg(tmp_path, monkeypatch):
     record = run("ssnn", preset="smoke", out=None, progress=False)
     assert tuple(record["arms"]) == ARMS and record["effect"]["of"] == "ssnn - baseline"
     assert {arm["metrics"]["T_avg"]["mean"] for arm in record["arms"].values()} == {4.0}
+
+
+def test_resnet18_runs_in_stages_at_shrinking_steps():
+    torch.manual_seed(0)
+    resnet = ResNet18(num_classes=10, in_channels=2, width_mult=0.0625, neuron="ssnn")
+    net = ShrinkingSNN(resnet, (4, 3, 2))
+    assert net.cut_names == ("features.layer1", "features.layer2")
+    # stem + 2 blocks x 2 neurons | 2 blocks x 2 | 4 blocks x 2 (the classifier has no hidden neuron)
+    assert net.spiking_layers == [5, 4, 8] and net.t_avg == pytest.approx((5 * 4 + 4 * 3 + 8 * 2) / 17)
+    x = torch.rand(4, 3, 2, 16, 16)
+    final, stages = net.stage_outputs(x)
+    assert final.shape == (2, 3, 10) and [s.shape[0] for s in stages] == [4, 3]
+    method = SSNN(net, num_classes=10)
+    _, losses = method(x, torch.randint(0, 10, (3,)))
+    sum(losses.values()).backward()
+    assert all(t.weights.grad is not None for t in net.transitions)
+
+
+def test_every_paper_setting_runs_at_t_avg_5():
+    from snnlab.repro import get_reproduction
+    from snnlab.repro.ssnn import average_steps
+
+    reproduction = get_reproduction("ssnn")
+    for setting in [reproduction.settings("paper")] + [v.settings for v in reproduction.variants.values()]:
+        assert average_steps(setting, num_classes=10) == 5.0 and setting["T_baseline"] == 5

@@ -10,7 +10,7 @@ from torch import nn
 from snnlab.encoding import encode
 from snnlab.methods import TSSD
 from snnlab.methods.tssd import middle_stage
-from snnlab.models import SmallCNN, VGG9
+from snnlab.models import VGG9, ResNet18, SmallCNN
 
 
 def _net(seed=0, width=4):
@@ -127,3 +127,16 @@ def test_reproductions_run_every_arm(name, tmp_path, monkeypatch):
     assert tuple(record["arms"]) == ARMS and record["effect"]["of"] == "tssd - plain"
     assert all(0.0 <= arm["mean"] <= 100.0 for arm in record["arms"].values())
     assert "acc_at_Tt" in record["arms"]["plain-Tt-at-Ts"]["metrics"]
+
+
+def test_resnet18_gets_its_weak_classifier_after_the_middle_stage():
+    torch.manual_seed(0)
+    resnet = ResNet18(num_classes=10, in_channels=1, width_mult=0.0625, neuron="tssd")
+    assert middle_stage(resnet) == "features.layer2"                                  # stage 2 of 4
+    method = TSSD(resnet, T_s=1, T_t=2, num_classes=10)
+    x, y = torch.rand(3, 1, 16, 16), torch.randint(0, 10, (3,))
+    _, losses = method(x, y)
+    assert set(losses) == {"ce", "tsd", "ssd"}
+    sum(losses.values()).backward()
+    assert all(p.grad is not None for p in method.weak.heads.parameters())
+    assert resnet.features.layer1[0].conv1.weight.grad.abs().sum() > 0

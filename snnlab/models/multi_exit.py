@@ -59,13 +59,15 @@ def exit_head(in_channels: int, num_classes: int, neuron) -> ExitHead:
 def stage_channels(model: nn.Module, path: str) -> int:
     """Channels of the feature map at module ``path``: the output channels of the last convolution up to it (what an
     early-exit head reading that stage must accept)."""
-    channels = None
-    for name, module in model.named_modules():
+    channels, reached = None, False
+    for name, module in model.named_modules():                  # pre-order: a module, then everything inside it
+        inside = name == path or name.startswith(path + ".")
+        if reached and not inside:
+            break
+        reached = reached or inside
         weight = getattr(module, "weight", None)
         if isinstance(module, nn.Conv2d) or (weight is not None and weight.dim() == 4):
             channels = weight.shape[0]
-        if name == path:
-            break
     if channels is None:
         raise ValueError(f"no convolution before {path!r}; give the channels explicitly")
     return channels

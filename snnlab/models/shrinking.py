@@ -21,7 +21,6 @@ import torch
 from spikingjelly.activation_based import functional
 from torch import nn
 
-from ..hooks import get_module
 
 __all__ = ["TemporalTransformer", "ShrinkingSNN", "REDISTRIBUTIONS"]
 
@@ -85,12 +84,23 @@ class _Truncate(nn.Module):
         return x[:self.steps_out]
 
 
+def _position_in_features(model: nn.Module, stage_name: str) -> int:
+    """Index in ``model.features`` of the child that ends stage ``stage_name`` (``"features.<child>"``)."""
+    prefix, _, child = stage_name.partition(".")
+    children = list(model.features._modules)
+    if prefix != "features" or child not in children:
+        raise ValueError(f"stage boundary {stage_name!r} is not a direct child of `features` "
+                         f"(children: {', '.join(children)})")
+    return children.index(child)
+
+
 class ShrinkingSNN(nn.Module):
     """Run an snnlab model (``features`` an ``nn.Sequential``, then ``classifier``) in stages at shrinking steps.
 
     Args:
-        model: e.g. :class:`~snnlab.models.VGG9` or :class:`~snnlab.models.SmallCNN`; its ``stage_names`` (paths in
-            ``features``) are the cut points.
+        model: e.g. :class:`~snnlab.models.VGG9`, :class:`~snnlab.models.ResNet18` or
+            :class:`~snnlab.models.SmallCNN`; its ``stage_names`` (direct children of ``features``) are the cut
+            points.
         steps: time steps per stage, non-increasing, one per stage: ``len(steps) - 1`` cut points are used, the
             first ones of ``model.stage_names``; the last stage also runs the classifier.
         redistribution: ``"transformer"`` (SSNN), ``"mean"`` or ``"truncate"`` (ablations; see
@@ -111,9 +121,7 @@ class ShrinkingSNN(nn.Module):
         if not isinstance(getattr(model, "features", None), nn.Sequential) or len(names) < len(steps) - 1:
             raise ValueError(f"{type(model).__name__} needs a Sequential `features` and at least {len(steps) - 1} "
                              f"stage_names for {len(steps)} stages")
-        cuts = [int(name.split(".")[1]) + 1 for name in names[:len(steps) - 1]]
-        for name in names[:len(steps) - 1]:
-            get_module(model, name)
+        cuts = [_position_in_features(model, name) + 1 for name in names[:len(steps) - 1]]
         bounds = [0, *cuts, len(model.features)]
         self.model, self.steps, self.redistribution = model, steps, redistribution
         self.stages = nn.ModuleList(model.features[a:b] for a, b in zip(bounds, bounds[1:]))

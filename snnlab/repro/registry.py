@@ -2,18 +2,27 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
 
 from ..reproducibility import environment_info
 from .results import paired_effect, summarise, write_result
 
-__all__ = ["PRESETS", "Reproduction", "register", "get_reproduction", "reproduction_names", "run"]
+__all__ = ["PRESETS", "PaperVariant", "Reproduction", "register", "get_reproduction", "reproduction_names", "run"]
 
 PRESETS = ("smoke", "book", "paper")
 """``smoke``: seconds, for tests; ``book``: embedded data on a 2-core CPU (the notebooks' default);
 ``paper``: the paper's data, architecture and schedule, for a GPU."""
+
+
+@dataclass(frozen=True)
+class PaperVariant:
+    """Another of the paper's settings (a further data set, architecture or time steps), run at the ``paper``
+    preset with ``variant=<name>``; ``paper_result`` is the paper's number for it."""
+
+    settings: dict
+    paper_result: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -37,11 +46,28 @@ class Reproduction:
     equivalence: float | None = None
     """For a claim of equality (e.g. lossless conversion): the largest tolerated per-seed difference between
     ``arms[0]`` and ``arms[1]`` (see :func:`~snnlab.repro.results.paired_effect`)."""
+    variants: dict[str, PaperVariant] = field(default_factory=dict)
+    """The paper's further settings beside the ``paper`` preset's, by name."""
 
-    def settings(self, preset: str) -> dict:
+    def settings(self, preset: str, variant: str | None = None) -> dict:
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; choose one of {PRESETS}")
-        return self.presets[preset]
+        if variant is None:
+            return self.presets[preset]
+        return self._variant(preset, variant).settings
+
+    def target(self, preset: str, variant: str | None = None) -> dict | None:
+        """The paper's result a run of ``preset`` (and ``variant``) is compared with."""
+        return self.paper_result if variant is None else self._variant(preset, variant).paper_result
+
+    def _variant(self, preset: str, variant: str) -> PaperVariant:
+        if preset != "paper":
+            raise ValueError(f"variants are settings of the paper preset; got preset {preset!r} with variant "
+                             f"{variant!r}")
+        if variant not in self.variants:
+            raise ValueError(f"unknown variant {variant!r} of {self.name!r}; available: "
+                             f"{', '.join(sorted(self.variants)) or 'none'}")
+        return self.variants[variant]
 
 
 _REGISTRY: dict[str, Reproduction] = {}
@@ -75,15 +101,17 @@ def _summarise_arm(results: list[dict]) -> dict:
 
 
 def run(name: str, preset: str = "book", seeds: int | None = None, out: str | None = "results",
-        progress: bool = True) -> dict:
+        progress: bool = True, variant: str | None = None) -> dict:
     """Run reproduction ``name`` at ``preset`` over ``seeds`` seeds (default: the preset's), write and return the record.
+
+    ``variant`` picks one of the paper's further settings (:attr:`Reproduction.variants`; ``paper`` preset only).
 
     The record holds the paper, the setting, the preset, the metric, per-seed values with mean and std for each arm,
     the paired effect (method − baseline) with its verdict, the wall-clock time, hardware, package versions and the
-    git SHA. It is written to ``out/<name>-<preset>.json`` (unless ``out`` is None).
+    git SHA. It is written to ``out/<name>-<preset>[-<variant>].json`` (unless ``out`` is None).
     """
     reproduction = get_reproduction(name)
-    settings = reproduction.settings(preset)
+    settings = reproduction.settings(preset, variant)
     n_seeds = settings["seeds"] if seeds is None else seeds
     if n_seeds < 1:
         raise ValueError(f"seeds must be >= 1, got {n_seeds}")
@@ -98,13 +126,14 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
         "paper": reproduction.paper,
         "claim": reproduction.claim,
         "preset": preset,
+        "variant": variant,
         "setting": settings,
         "metric": reproduction.metric,
         "arms": arms,
         "effect": {"of": f"{method_arm} - {baseline_arm}",
                    **paired_effect(arms[method_arm]["per_seed"], arms[baseline_arm]["per_seed"],
                                    reproduction.equivalence)},
-        "paper_result": reproduction.paper_result,
+        "paper_result": reproduction.target(preset, variant),
         "wall_clock_s": wall,
         "hardware": env["hardware"],
         "versions": env["versions"],

@@ -38,13 +38,13 @@ def paired_effect(method: list[float], baseline: list[float], equivalence: float
     return {**summary, "t": t, "verdict": verdict}
 
 
-def result_path(out_dir: str | Path, name: str, preset: str) -> Path:
-    return Path(out_dir) / f"{name}-{preset}.json"
+def result_path(out_dir: str | Path, name: str, preset: str, variant: str | None = None) -> Path:
+    return Path(out_dir) / (f"{name}-{preset}.json" if variant is None else f"{name}-{preset}-{variant}.json")
 
 
 def write_result(record: dict, out_dir: str | Path) -> Path:
-    """Write ``record`` to ``out_dir/<name>-<preset>.json`` atomically and return the path."""
-    path = result_path(out_dir, record["name"], record["preset"])
+    """Write ``record`` to ``out_dir/<name>-<preset>[-<variant>].json`` atomically and return the path."""
+    path = result_path(out_dir, record["name"], record["preset"], record.get("variant"))
     atomic_write_json(record, path)
     return path
 
@@ -52,4 +52,4 @@ def write_result(record: dict, out_dir: str | Path) -> Path:
 def load_results(out_dir: str | Path = "results") -> list[dict]:
     """Every result record in ``out_dir``, sorted by name and preset."""
     records = [json.loads(p.read_text()) for p in sorted(Path(out_dir).glob("*.json"))]
-    return sorted(records, key=lambda r: (r["name"], r["preset"]))
+    return sorted(records, key=lambda r: (r["name"], r["preset"], r.get("variant") or ""))
