@@ -14,7 +14,7 @@ def _cmd_list(args) -> int:
     from .methods import __all__ as methods
     from .models.registry import MODELS
     from .neurons import PRESETS as NEURONS
-    from .repro import PRESETS, get_reproduction, reproduction_names
+    from .repro import PRESETS, get_reproduction, reproduction_names, sweep_names
 
     print("reproductions:")
     for name in reproduction_names():
@@ -22,11 +22,26 @@ def _cmd_list(args) -> int:
         print(f"  {name:12s} {reproduction.paper}")
         if reproduction.variants:
             print(f"  {'':12s} paper variants: {', '.join(sorted(reproduction.variants))}")
+    print("sweeps:       " + ", ".join(sweep_names()))
     print("presets:      " + ", ".join(PRESETS))
     print("methods:      " + ", ".join(m for m in methods if m not in ("Method", "SpikingMethod")))
     print("datasets:     " + ", ".join(dataset_names()))
     print("models:       " + ", ".join(sorted(MODELS)))
     print("neurons:      " + ", ".join(sorted(NEURONS)))
+    return 0
+
+
+def _cmd_sweep(args) -> int:
+    from .repro import run_sweep
+
+    record = run_sweep(args.name, preset=args.preset, seeds=args.seeds, out=args.out, progress=not args.quiet)
+    print(f"{record['name']} [{record['preset']}] over {record['parameter']}, {record['seeds']} seed(s), "
+          f"{record['wall_clock_s']:.1f} s")
+    for series, points in record["series"].items():
+        print(f"  {series:10s} " + ", ".join(f"{v}: {p['mean']:.2f} ± {p['std']:.2f}"
+                                             for v, p in zip(record["values"], points)))
+    if "path" in record:
+        print(f"written to {record['path']}")
     return 0
 
 
@@ -103,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="snnlab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list reproductions, presets, methods, datasets, models and neuron presets")
+    sub.add_parser("list", help="list reproductions, sweeps, presets, methods, datasets, models and neuron presets")
     rep = sub.add_parser("reproduce", help="run a paper reproduction and write results/<name>-<preset>.json")
     rep.add_argument("name")
     rep.add_argument("--preset", default="book", choices=PRESETS)
@@ -112,6 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the preset's)")
     rep.add_argument("--out", default="results", help="folder for the results file (default: results)")
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
+    swp = sub.add_parser("sweep", help="vary one quantity of a reproduction's setting and write "
+                                       "results/sweeps/<name>-<preset>.json")
+    swp.add_argument("name")
+    swp.add_argument("--preset", default="book", choices=PRESETS)
+    swp.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the preset's)")
+    swp.add_argument("--out", default="results/sweeps", help="folder for the results file (default: results/sweeps)")
+    swp.add_argument("--quiet", action="store_true", help="no progress bars")
     data = sub.add_parser("data", help="prepare (generate or load) a dataset and describe it")
     data.add_argument("name")
     data.add_argument("--baseline", action="store_true",
@@ -126,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"list": _cmd_list, "reproduce": _cmd_reproduce, "data": _cmd_data, "bench": _cmd_bench}[args.command]
+    handler = {"list": _cmd_list, "reproduce": _cmd_reproduce, "sweep": _cmd_sweep, "data": _cmd_data,
+               "bench": _cmd_bench}[args.command]
     try:
         return handler(args)
     except (ValueError, FileNotFoundError) as err:

@@ -1,10 +1,17 @@
-"""Reproductions: one config per paper with presets (smoke | book | paper); ``run(name, preset)`` writes results/."""
+"""Reproductions: one config per paper with presets (smoke | book | paper); ``run(name, preset)`` writes results/.
+
+Sweeps (:mod:`snnlab.repro.sweeps`) vary one quantity of a reproduction's setting and write results/sweeps/.
+"""
 from . import lc_ttfs as _lc_ttfs  # noqa: F401  (registers "lc-ttfs")
 from . import mskd as _mskd  # noqa: F401  (registers "mskd")
-from . import ssnn as _ssnn  # noqa: F401  (registers "ssnn")
+from . import ssnn as _ssnn  # noqa: F401  (registers "ssnn", sweep "ssnn-average-steps")
 from . import tet as _tet  # noqa: F401  (registers "tet")
-from . import tssd as _tssd  # noqa: F401  (registers "tssd", "tssd-events")
-from .registry import PRESETS, PaperVariant, Reproduction, get_reproduction, register, reproduction_names, run
+from . import tssd as _tssd  # noqa: F401  (registers "tssd", "tssd-events", sweep "tssd-teacher-steps")
+from .registry import (PRESETS, PaperVariant, Reproduction, get_reproduction, recorded_run, register,
+                       reproduction_names, run)
 from .results import load_results
+from .sweeps import Sweep, get_sweep, recorded_sweep, register_sweep, run_sweep, sweep_names
 
-__all__ = ["PRESETS", "PaperVariant", "Reproduction", "run", "register", "get_reproduction", "reproduction_names", "load_results"]
+__all__ = ["PRESETS", "PaperVariant", "Reproduction", "run", "recorded_run", "register", "get_reproduction",
+           "reproduction_names", "load_results", "Sweep", "register_sweep", "get_sweep", "sweep_names", "run_sweep",
+           "recorded_sweep"]

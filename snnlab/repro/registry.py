@@ -1,15 +1,18 @@
 """The reproduction registry and the runner that turns a reproduction + preset into a results file."""
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable
 
 from ..reproducibility import environment_info
-from .results import paired_effect, summarise, write_result
+from .results import paired_effect, result_path, summarise, write_result
 
-__all__ = ["PRESETS", "PaperVariant", "Reproduction", "register", "get_reproduction", "reproduction_names", "run"]
+__all__ = ["PRESETS", "PaperVariant", "Reproduction", "register", "get_reproduction", "reproduction_names", "run",
+           "recorded_run"]
 
 PRESETS = ("smoke", "book", "paper")
 """``smoke``: seconds, for tests; ``book``: embedded data on a 2-core CPU (the notebooks' default);
@@ -144,3 +147,19 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
     if out is not None:
         record["path"] = str(write_result(record, out))
     return record
+
+
+def recorded_run(name: str, preset: str = "book", results: str | Path = "results", rerun: bool = False,
+                 progress: bool = True) -> dict:
+    """The saved record ``results/<name>-<preset>.json`` when its setting is the preset's (and not ``rerun``);
+    otherwise :func:`run` now, without writing. ``record["source"]`` says which.
+
+    This is how a chapter shows a reproduction that takes longer than a book build should: the record is written
+    once by ``snnlab reproduce NAME --preset book`` and read back as long as the preset is unchanged.
+    """
+    path = result_path(results, name, preset)
+    if path.exists() and not rerun:
+        saved = json.loads(path.read_text())
+        if saved["setting"] == json.loads(json.dumps(get_reproduction(name).settings(preset))):
+            return {**saved, "source": str(path)}
+    return {**run(name, preset, out=None, progress=progress), "source": "run now"}

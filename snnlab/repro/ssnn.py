@@ -13,6 +13,7 @@ from ..models import ShrinkingSNN
 from ..models.registry import build_model
 from .common import load_data, train_arm
 from .registry import PaperVariant, Reproduction, register
+from .sweeps import Sweep, register_sweep
 
 __all__ = ["PRESETS", "VARIANTS", "ARMS", "run_seed", "average_steps"]
 
@@ -51,25 +52,45 @@ def average_steps(settings: dict, num_classes: int) -> float:
     return ShrinkingSNN(model, settings["steps"]).t_avg
 
 
+def _baseline(settings: dict, T: int, seed: int, progress: bool) -> dict:
+    """The plain SNN at ``T`` steps for every layer, on the same recordings cut into ``T`` frames."""
+    at_T = {**settings, "data_options": {**settings["data_options"], "frames": T}}
+    return train_arm(lambda model: MeanOutputCE(model, T), at_T, seed, progress)
+
+
+def _staged(steps, classes: int, redistribution: str = "transformer", early: bool = True):
+    """A method factory: the model staged at ``steps`` and trained with SSNN's losses."""
+    return lambda model: SSNN(ShrinkingSNN(model, steps, redistribution), classes, early_classifiers=early)
+
+
 def run_seed(settings: dict, seed: int, progress: bool) -> dict:
     """The four arms for one seed (see the module docstring)."""
     data = load_data(settings)
-    baseline = {**settings, "data_options": {**settings["data_options"], "frames": settings["T_baseline"]}}
     classes, steps = data[0].info.num_classes, settings["steps"]
     t_avg = average_steps(settings, classes)
-
-    def staged(redistribution: str, early: bool):
-        return lambda model: SSNN(ShrinkingSNN(model, steps, redistribution), classes, early_classifiers=early)
-
     results = {
-        "ssnn": train_arm(staged("transformer", True), settings, seed, progress, data),
-        "baseline": train_arm(lambda model: MeanOutputCE(model, settings["T_baseline"]), baseline, seed, progress),
-        "no-transformer": train_arm(staged("mean", True), settings, seed, progress, data),
-        "no-early-classifiers": train_arm(staged("transformer", False), settings, seed, progress, data),
+        "ssnn": train_arm(_staged(steps, classes), settings, seed, progress, data),
+        "baseline": _baseline(settings, settings["T_baseline"], seed, progress),
+        "no-transformer": train_arm(_staged(steps, classes, "mean"), settings, seed, progress, data),
+        "no-early-classifiers": train_arm(_staged(steps, classes, early=False), settings, seed, progress, data),
     }
     for arm, result in results.items():
         result["metrics"] = {"T_avg": float(settings["T_baseline"]) if arm == "baseline" else t_avg}
     return results
+
+
+def average_steps_point(settings: dict, steps, seed: int, progress: bool) -> dict:
+    """One point of the :math:`T_{avg}` sweep: SSNN with stage steps ``steps`` (recordings cut into ``steps[0]``
+    frames) and the plain SNN at ``T = T_avg``, which must be a whole number for that layout."""
+    staged_settings = {**settings, "steps": tuple(steps),
+                       "data_options": {**settings["data_options"], "frames": steps[0]}}
+    data = load_data(staged_settings)
+    classes = data[0].info.num_classes
+    t_avg = average_steps(staged_settings, classes)
+    if t_avg != int(t_avg):
+        raise ValueError(f"stage steps {tuple(steps)} give T_avg = {t_avg:.3g}; the baseline needs a whole number")
+    return {"ssnn": train_arm(_staged(steps, classes), staged_settings, seed, progress, data)["final"],
+            "baseline": _baseline(settings, int(t_avg), seed, progress)["final"], "T_avg": t_avg}
 
 
 register(Reproduction(
@@ -85,3 +106,9 @@ register(Reproduction(
     paper_result={"dataset": "CIFAR10-DVS", "model": "VGG-9", "T": "T_avg = 5", "ssnn": 73.63},
     variants=VARIANTS,
 ))
+
+# The small CNN has one spiking layer per stage, so T_avg is the mean of the stage steps: 2, 3, 4 and 5.
+register_sweep(Sweep(name="ssnn-average-steps", reproduction="ssnn", parameter="stage steps (T_1, T_2, T_3)",
+                     run_point=average_steps_point,
+                     values={"smoke": ((3, 2, 1), (4, 3, 2)), "book": ((3, 2, 1), (4, 3, 2), (6, 4, 2), (7, 5, 3))},
+                     description="SSNN and the plain SNN at the same average number of time steps"))

@@ -13,6 +13,7 @@ from ..methods import TSSD, MeanOutputCE
 from ..train import TrainConfig, Trainer
 from .common import fit, load_data, train_arm
 from .registry import PaperVariant, Reproduction, register
+from .sweeps import Sweep, register_sweep
 
 __all__ = ["STATIC_PRESETS", "EVENT_PRESETS", "STATIC_VARIANTS", "EVENT_VARIANTS", "ARMS", "run_seed"]
 
@@ -64,19 +65,21 @@ EVENT_VARIANTS = {
 }
 
 
+def _tssd(settings: dict, classes: int, alpha: float, beta: float, T_t: int | None = None):
+    """A method factory: TSSD at the setting's ``T_s`` and ``T_t`` (or the given ``T_t``) with weights α, β."""
+    return lambda model: TSSD(model, settings["T_s"], T_t or settings["T_t"], classes, alpha=alpha, beta=beta,
+                              weak_stage="middle" if beta else None)
+
+
 def run_seed(settings: dict, seed: int, progress: bool) -> dict:
     """The five arms for one seed (see the module docstring)."""
     data = load_data(settings)
     T_s, T_t, classes = settings["T_s"], settings["T_t"], data[0].info.num_classes
-
-    def tssd(alpha: float, beta: float):
-        return lambda model: TSSD(model, T_s, T_t, classes, alpha=alpha, beta=beta,
-                                  weak_stage="middle" if beta else None)
-
+    alpha, beta = settings["alpha"], settings["beta"]
     results = {
-        "tssd": train_arm(tssd(settings["alpha"], settings["beta"]), settings, seed, progress, data),
-        "tsd-only": train_arm(tssd(settings["alpha"], 0.0), settings, seed, progress, data),
-        "ssd-only": train_arm(tssd(0.0, settings["beta"]), settings, seed, progress, data),
+        "tssd": train_arm(_tssd(settings, classes, alpha, beta), settings, seed, progress, data),
+        "tsd-only": train_arm(_tssd(settings, classes, alpha, 0.0), settings, seed, progress, data),
+        "ssd-only": train_arm(_tssd(settings, classes, 0.0, beta), settings, seed, progress, data),
         "plain": train_arm(lambda model: MeanOutputCE(model, T_s), settings, seed, progress, data),
     }
     long_run, history = fit(lambda model: MeanOutputCE(model, T_t), settings, seed, progress, data)
@@ -102,3 +105,15 @@ register(Reproduction(name="tssd-events", paper=_PAPER, claim=_CLAIM + " (event 
                       metric="test accuracy (%) at T_s", arms=ARMS, presets=EVENT_PRESETS, run_seed=run_seed,
                       paper_result={"dataset": "CIFAR10-DVS", "model": "VGG-9", "T": 8, "tssd": 78.70},
                       variants=EVENT_VARIANTS))
+
+
+def teacher_steps_point(settings: dict, T_t: int, seed: int, progress: bool) -> dict:
+    """One point of the ``T_t`` sweep: TSSD with teacher length ``T_t`` (student at the setting's ``T_s``)."""
+    data = load_data(settings)
+    method = _tssd(settings, data[0].info.num_classes, settings["alpha"], settings["beta"], T_t=T_t)
+    return {"tssd": train_arm(method, settings, seed, progress, data)["final"]}
+
+
+register_sweep(Sweep(name="tssd-teacher-steps", reproduction="tssd", parameter="T_t", run_point=teacher_steps_point,
+                     values={"smoke": (2, 4), "book": (2, 4, 6, 8), "paper": (2, 4, 6, 8)},
+                     description="TSSD's accuracy at T_s as the temporal teacher runs longer"))

@@ -1,0 +1,111 @@
+"""Sweeps: one quantity of a reproduction's setting varied over a list of values, every point over several seeds.
+
+A :class:`Sweep` names the reproduction whose preset it starts from, the values per preset, and a function that
+trains one point for one seed and returns a metric per series (e.g. ``{"ssnn": 88.1, "baseline": 86.0}``).
+:func:`run_sweep` writes ``results/sweeps/<name>-<preset>.json`` (``snnlab sweep NAME --preset book``);
+:func:`recorded_sweep` is what a chapter calls: the saved record when its setting and values are the preset's,
+otherwise a fresh run (not written).
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from ..io import atomic_write_json
+from ..reproducibility import environment_info
+from .registry import get_reproduction
+from .results import summarise
+
+__all__ = ["Sweep", "register_sweep", "get_sweep", "sweep_names", "run_sweep", "recorded_sweep", "SWEEP_DIR"]
+
+SWEEP_DIR = Path("results") / "sweeps"
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """``run_point(settings, value, seed, progress) -> {series: metric}``; ``values`` per preset."""
+
+    name: str
+    reproduction: str
+    parameter: str
+    values: dict[str, tuple]
+    run_point: Callable[[dict, object, int, bool], dict[str, float]]
+    description: str = ""
+
+    def values_for(self, preset: str) -> list:
+        get_reproduction(self.reproduction).settings(preset)           # validates the preset
+        if preset not in self.values:
+            raise ValueError(f"sweep {self.name!r} has no values for preset {preset!r}; available: "
+                             f"{', '.join(self.values)}")
+        return _plain(list(self.values[preset]))
+
+
+_SWEEPS: dict[str, Sweep] = {}
+
+
+def register_sweep(sweep: Sweep) -> Sweep:
+    _SWEEPS[sweep.name] = sweep
+    return sweep
+
+
+def sweep_names() -> list[str]:
+    return sorted(_SWEEPS)
+
+
+def get_sweep(name: str) -> Sweep:
+    try:
+        return _SWEEPS[name]
+    except KeyError:
+        raise ValueError(f"unknown sweep {name!r}; available: {', '.join(sweep_names())}") from None
+
+
+def _plain(value):
+    """``value`` as JSON gives it back (tuples become lists), so a saved record compares equal to a fresh one."""
+    return json.loads(json.dumps(value))
+
+
+def run_sweep(name: str, preset: str = "book", seeds: int | None = None, out: str | Path | None = SWEEP_DIR,
+              progress: bool = True) -> dict:
+    """Run sweep ``name`` at ``preset`` for ``seeds`` seeds (default: the reproduction's preset's) and return the
+    record ``{name, parameter, values, setting, series: {series: [summary per value]}, ...}``; written to
+    ``out/<name>-<preset>.json`` unless ``out`` is None."""
+    sweep = get_sweep(name)
+    values = sweep.values_for(preset)
+    settings = get_reproduction(sweep.reproduction).settings(preset)
+    n_seeds = settings["seeds"] if seeds is None else seeds
+    if n_seeds < 1:
+        raise ValueError(f"seeds must be >= 1, got {n_seeds}")
+    start = time.perf_counter()
+    points = [[sweep.run_point(settings, value, seed, progress) for seed in range(n_seeds)] for value in values]
+    series = {key: [summarise([seed_result[key] for seed_result in point]) for point in points]
+              for key in points[0][0]}
+    env = environment_info()
+    record = {"name": name, "reproduction": sweep.reproduction, "description": sweep.description, "preset": preset,
+              "parameter": sweep.parameter, "values": values, "setting": _plain(settings), "seeds": n_seeds,
+              "series": series, "wall_clock_s": time.perf_counter() - start, "hardware": env["hardware"],
+              "versions": env["versions"], "git_sha": env["git_sha"],
+              "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    if out is not None:
+        path = Path(out) / f"{name}-{preset}.json"
+        atomic_write_json(record, path)
+        record["path"] = str(path)
+    return record
+
+
+def recorded_sweep(name: str, preset: str = "book", results: str | Path = SWEEP_DIR, rerun: bool = False,
+                   progress: bool = True) -> dict:
+    """The saved record ``results/<name>-<preset>.json`` if its setting, values and seeds are the preset's (and not
+    ``rerun``); otherwise :func:`run_sweep` now, without writing. ``record["source"]`` says which."""
+    sweep = get_sweep(name)
+    path = Path(results) / f"{name}-{preset}.json"
+    settings = _plain(get_reproduction(sweep.reproduction).settings(preset))
+    if path.exists() and not rerun:
+        saved = json.loads(path.read_text())
+        if (saved["setting"], saved["values"], saved["seeds"]) == (settings, sweep.values_for(preset),
+                                                                    settings["seeds"]):
+            return {**saved, "source": str(path)}
+    return {**run_sweep(name, preset, out=None, progress=progress), "source": "run now"}

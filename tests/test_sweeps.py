@@ -1,0 +1,79 @@
+"""Sweeps and saved records: a sweep summarises every point over seeds, a saved record is read back only while it
+matches the preset, and the TSSD and SSNN sweeps run end to end at the smoke preset."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from snnlab.repro import recorded_run, recorded_sweep, registry, run, run_sweep, sweeps
+
+
+def _toy(monkeypatch, calls):
+    def run_seed(settings, seed, progress):
+        calls.append(("run", seed))
+        return {"method": {"final": settings["value"] + seed, "curve": []}, "baseline": {"final": 0.0, "curve": []}}
+
+    def run_point(settings, value, seed, progress):
+        calls.append(("point", value, seed))
+        return {"a": settings["value"] * value + seed, "b": -value}
+
+    presets = {preset: {"value": 2.0, "seeds": 2} for preset in ("smoke", "book", "paper")}
+    monkeypatch.setitem(registry._REGISTRY, "toy", registry.Reproduction(
+        name="toy", paper="p", claim="c", metric="m", arms=("method", "baseline"), presets=presets,
+        run_seed=run_seed))
+    monkeypatch.setitem(sweeps._SWEEPS, "toy-sweep", sweeps.Sweep(
+        name="toy-sweep", reproduction="toy", parameter="v", values={"book": (1, 3)}, run_point=run_point))
+    return presets
+
+
+def test_sweep_summarises_each_point_over_seeds_and_is_read_back_while_it_matches(tmp_path, monkeypatch):
+    calls = []
+    presets = _toy(monkeypatch, calls)
+    record = run_sweep("toy-sweep", "book", out=tmp_path, progress=False)
+    assert record["values"] == [1, 3] and record["seeds"] == 2
+    assert [p["per_seed"] for p in record["series"]["a"]] == [[2.0, 3.0], [6.0, 7.0]]
+    assert [p["mean"] for p in record["series"]["b"]] == [-1.0, -3.0]
+    assert json.loads((tmp_path / "toy-sweep-book.json").read_text())["series"] == record["series"]
+
+    calls.clear()
+    assert recorded_sweep("toy-sweep", "book", results=tmp_path)["source"] == str(tmp_path / "toy-sweep-book.json")
+    assert calls == []                                                              # nothing trained
+    assert recorded_sweep("toy-sweep", "book", results=tmp_path, rerun=True)["source"] == "run now"
+    presets["book"]["value"] = 5.0                                                 # the preset changed
+    calls.clear()
+    fresh = recorded_sweep("toy-sweep", "book", results=tmp_path)
+    assert fresh["source"] == "run now" and fresh["series"]["a"][0]["per_seed"] == [5.0, 6.0] and calls
+    with pytest.raises(ValueError, match="no values for preset 'paper'; available: book"):
+        run_sweep("toy-sweep", "paper", out=None)
+    with pytest.raises(ValueError, match="unknown sweep 'nope'"):
+        run_sweep("nope")
+
+
+def test_recorded_run_uses_the_saved_record_only_for_the_same_setting(tmp_path, monkeypatch):
+    calls = []
+    presets = _toy(monkeypatch, calls)
+    run("toy", "book", out=str(tmp_path), progress=False)
+    calls.clear()
+    saved = recorded_run("toy", "book", results=tmp_path)
+    assert saved["source"] == str(tmp_path / "toy-book.json") and calls == []
+    presets["book"]["value"] = 7.0
+    fresh = recorded_run("toy", "book", results=tmp_path)
+    assert fresh["source"] == "run now" and fresh["arms"]["method"]["per_seed"] == [7.0, 8.0]
+
+
+def test_tssd_and_ssnn_sweeps_run_at_the_smoke_preset(tmp_path, monkeypatch):
+    monkeypatch.setenv("SNNLAB_DATA", str(tmp_path / "data"))
+    tssd = run_sweep("tssd-teacher-steps", "smoke", out=None, progress=False)
+    assert tssd["values"] == [2, 4] and all(0 <= p["mean"] <= 100 for p in tssd["series"]["tssd"])
+    ssnn = run_sweep("ssnn-average-steps", "smoke", out=None, progress=False)
+    assert [p["mean"] for p in ssnn["series"]["T_avg"]] == [2.0, 3.0]
+    assert set(ssnn["series"]) == {"ssnn", "baseline", "T_avg"}
+
+
+def test_ssnn_sweep_refuses_a_layout_without_a_whole_average():
+    from snnlab.repro import get_reproduction
+    from snnlab.repro.ssnn import average_steps_point
+
+    with pytest.raises(ValueError, match="T_avg = 2.33"):
+        average_steps_point(get_reproduction("ssnn").settings("smoke"), (4, 2, 1), 0, False)
