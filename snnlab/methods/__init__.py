@@ -1,8 +1,10 @@
 """Methods: one module per paper; each turns a batch into ``(outputs, {loss_name: loss})``."""
 from .base import ANNClassification, Method, SpikingMethod
+from .joint_asnn import JointASNN, SummedOutputCE
 from .mskd import MSKD
 from .ssnn import SSNN
 from .tet import TET, MeanOutputCE
 from .tssd import TSSD
 
-__all__ = ["Method", "SpikingMethod", "ANNClassification", "TET", "MeanOutputCE", "MSKD", "TSSD", "SSNN"]
+__all__ = ["Method", "SpikingMethod", "ANNClassification", "TET", "MeanOutputCE", "MSKD", "TSSD", "SSNN",
+           "JointASNN", "SummedOutputCE"]

@@ -2,6 +2,7 @@
 
 Sweeps (:mod:`snnlab.repro.sweeps`) vary one quantity of a reproduction's setting and write results/sweeps/.
 """
+from . import joint_asnn as _joint_asnn  # noqa: F401  (registers "joint-asnn")
 from . import lc_ttfs as _lc_ttfs  # noqa: F401  (registers "lc-ttfs")
 from . import mskd as _mskd  # noqa: F401  (registers "mskd")
 from . import ssnn as _ssnn  # noqa: F401  (registers "ssnn", sweep "ssnn-average-steps")

@@ -1,0 +1,130 @@
+"""Joint A-SNN: does training an SNN jointly with an ANN twin (shared singular vectors, self-distillation branches)
+make it more accurate than the same SNN trained alone?
+
+Guo, Peng, Chen et al., Pattern Recognition 2023 (seed 001 §3). Per seed and with identical data, backbone
+initialisation, budget and seed: Joint A-SNN (:class:`~snnlab.methods.joint_asnn.JointASNN`, tested on the SNN's
+final exit); the SNN trained alone (cross entropy of its output summed over time); the ANN twin trained alone; the
+ANN of the Joint A-SNN run (the same run tested on the ANN's final exit); and three ablations of the joint run: the
+twins sharing one weight per convolution, the twins with independent weights (no factorisation: coupled only by the
+loss), and no branches (final exits only). Each arm's energy per test sample (:func:`snnlab.energy.energy_report`
+on the deployed network: branches dropped, factorised weights multiplied out) and, for SNNs, its mean firing rate
+over the neuron layers are recorded as well.
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch.utils.data import DataLoader
+
+from ..encoding import encode
+from ..energy import energy_report
+from ..methods.base import ANNClassification
+from ..methods.joint_asnn import JointASNN, SummedOutputCE
+from ..models.factorised import JointNet
+from ..train import TrainConfig, Trainer
+from .common import fit, load_data
+from .registry import PaperVariant, Reproduction, register
+
+__all__ = ["PRESETS", "VARIANTS", "ARMS", "JOINT_ARMS", "run_seed"]
+
+ARMS = ("joint-snn", "snn-alone", "ann-alone", "joint-ann", "shared-weights", "no-factorisation", "no-branches")
+"""Joint A-SNN's SNN first, the SNN trained alone second (the compared pair), then the ANN trained alone, the joint
+run's ANN and the three ablations of the joint run."""
+JOINT_ARMS = {"joint-snn": dict(sharing="factorised", branches=True),
+              "shared-weights": dict(sharing="shared", branches=True),
+              "no-factorisation": dict(sharing="separate", branches=True),
+              "no-branches": dict(sharing="factorised", branches=False)}
+"""The :class:`~snnlab.models.factorised.JointNet` options of each jointly trained arm."""
+
+_ADAM = dict(optimizer="adam", lr=3e-3, scheduler="cosine", batch_size=32)
+_LOSS = dict(alpha=0.1, tau=3.0, beta=1e-6)  # the official values
+# The official schedule: SGD lr 0.1 without momentum, weight decay 5e-4, cosine over 300 epochs, batch 1024, AMP.
+_PAPER_TRAIN = dict(optimizer="sgd", lr=0.1, momentum=0.0, weight_decay=5e-4, scheduler="cosine", epochs=300,
+                    batch_size=1024, amp=True)
+_CIFAR = dict(normalize=True, augment=True)
+
+PRESETS = {
+    "smoke": dict(dataset="digits", data_options=dict(size=16, train_limit=128), model="small-cnn",
+                  model_options=dict(in_channels=1, width=4, neuron="joint-asnn"), T=2, **_LOSS,
+                  train=dict(_ADAM, epochs=1), energy_samples=32, seeds=1),
+    "book": dict(dataset="digits", data_options=dict(size=16, train_limit=600, noise=0.1), model="small-cnn",
+                 model_options=dict(in_channels=1, width=8, neuron="joint-asnn"), T=4, **_LOSS,
+                 train=dict(_ADAM, epochs=10), energy_samples=256, seeds=3),
+    "paper": dict(dataset="cifar100", data_options=_CIFAR, model="resnet18",
+                  model_options=dict(in_channels=3, neuron="joint-asnn"), T=4, **_LOSS, train=_PAPER_TRAIN,
+                  energy_samples=256, seeds=1),
+}
+VARIANTS = {
+    "cifar10": PaperVariant({**PRESETS["paper"], "dataset": "cifar10"},
+                            {"dataset": "CIFAR-10", "model": "ResNet-18", "T": 4,
+                             "note": "the seed notes give only the CIFAR-100 headline"}),
+}
+
+
+def _energy_metrics(network, inputs: torch.Tensor, spiking: bool) -> dict:
+    """Energy (pJ), MACs and SOPs per sample of one deployed network on ``inputs``, and the mean firing rate over
+    its neuron layers (SNNs)."""
+    report = energy_report(network, inputs, spiking=spiking)
+    n = inputs.shape[1] if spiking else inputs.shape[0]
+    metrics = {"energy_pj": report.energy_pj / n, "macs": report.macs / n, "sops": report.sops / n}
+    if spiking:
+        metrics["firing_rate"] = sum(report.firing_rates.values()) / len(report.firing_rates)
+    return metrics
+
+
+def _evaluate(method, data, settings, seed: int) -> float:
+    trainer = Trainer(method, data[0], data[1], TrainConfig(seed=seed, progress=False, **settings["train"]))
+    return trainer.evaluate(data[1])
+
+
+def run_seed(settings: dict, seed: int, progress: bool) -> dict:
+    """The seven arms for one seed (see the module docstring)."""
+    data = load_data(settings)
+    info = data[0].info
+    T = settings["T"]
+    images, _ = next(iter(DataLoader(data[1], batch_size=settings["energy_samples"], shuffle=False)))
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    images = images.to(device)
+
+    def joint(options):
+        return lambda model: JointASNN(JointNet(model, info.num_classes, info.sample_shape, **options), T,
+                                       alpha=settings["alpha"], tau=settings["tau"], beta=settings["beta"])
+
+    results = {}
+    for arm, options in JOINT_ARMS.items():
+        method, history = fit(joint(options), settings, seed, progress, data)
+        snn = method.net.export("snn").to(device)
+        results[arm] = {"final": history[-1]["test_acc"], "curve": [r["test_acc"] for r in history],
+                        "metrics": _energy_metrics(snn, encode("direct", images, T), spiking=True)}
+        if arm == "joint-snn":
+            method.test_network = "ann"
+            ann_acc = _evaluate(method, data, settings, seed)
+            results["joint-ann"] = {"final": ann_acc, "curve": [ann_acc],
+                                    "metrics": _energy_metrics(method.net.export("ann").to(device), images, False)}
+
+    method, history = fit(lambda model: SummedOutputCE(model, T), settings, seed, progress, data)
+    results["snn-alone"] = {"final": history[-1]["test_acc"], "curve": [r["test_acc"] for r in history],
+                            "metrics": _energy_metrics(method.model, encode("direct", images, T), spiking=True)}
+
+    ann_settings = copy.deepcopy(settings)
+    ann_settings["model_options"]["neuron"] = None
+    method, history = fit(ANNClassification, ann_settings, seed, progress, data)
+    results["ann-alone"] = {"final": history[-1]["test_acc"], "curve": [r["test_acc"] for r in history],
+                            "metrics": _energy_metrics(method.model, images, spiking=False)}
+    return results
+
+
+register(Reproduction(
+    name="joint-asnn",
+    paper="Guo, Peng, Chen, Zhang, Liu, Huang & Ma. Joint A-SNN: Joint training of artificial and spiking neural "
+          "networks via self-distillation and weight factorization. Pattern Recognition 142, 2023",
+    claim="An SNN trained jointly with an ANN twin (shared singular vectors, own singular values, self-distillation "
+          "branches) is more accurate than the same SNN trained alone",
+    metric="SNN test accuracy (%) (ANN arms: ANN test accuracy)",
+    arms=ARMS,
+    presets=PRESETS,
+    run_seed=run_seed,
+    paper_result={"dataset": "CIFAR-100", "model": "ResNet-18", "T": 4, "joint-snn": 77.39},
+    variants=VARIANTS,
+))
