@@ -53,7 +53,7 @@ def _repository_url() -> str:
 
 def test_there_are_notebooks():
     names = {p.stem for p in NOTEBOOKS}
-    assert {"primer", "energy", "tet", "results", "datasets", "mskd", "lc-ttfs", "tssd", "ssnn", "joint-asnn"} <= names, names
+    assert {"primer", "energy", "tet", "results", "datasets", "mskd", "lc-ttfs", "tssd", "ssnn", "joint-asnn", "deq", "spikingbert"} <= names, names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))

@@ -2,9 +2,10 @@
 from .base import ANNClassification, Method, SpikingMethod
 from .joint_asnn import JointASNN, SummedOutputCE
 from .mskd import MSKD
+from .spikingbert import SpikingBERTKD
 from .ssnn import SSNN
 from .tet import TET, MeanOutputCE
 from .tssd import TSSD
 
 __all__ = ["Method", "SpikingMethod", "ANNClassification", "TET", "MeanOutputCE", "MSKD", "TSSD", "SSNN",
-           "JointASNN", "SummedOutputCE"]
+           "JointASNN", "SummedOutputCE", "SpikingBERTKD"]

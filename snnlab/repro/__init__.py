@@ -5,6 +5,7 @@ Sweeps (:mod:`snnlab.repro.sweeps`) vary one quantity of a reproduction's settin
 from . import joint_asnn as _joint_asnn  # noqa: F401  (registers "joint-asnn")
 from . import lc_ttfs as _lc_ttfs  # noqa: F401  (registers "lc-ttfs")
 from . import mskd as _mskd  # noqa: F401  (registers "mskd")
+from . import spikingbert as _spikingbert  # noqa: F401  (registers "spikingbert")
 from . import ssnn as _ssnn  # noqa: F401  (registers "ssnn", sweep "ssnn-average-steps")
 from . import tet as _tet  # noqa: F401  (registers "tet")
 from . import tssd as _tssd  # noqa: F401  (registers "tssd", "tssd-events", sweep "tssd-teacher-steps")
