@@ -257,19 +257,14 @@ def test_distilled_student_learns_on_the_eye_set(tmp_path, monkeypatch):
     assert all(np.isfinite(r["loss/hckd"]) and np.isfinite(r["loss/tckd"]) for r in history)
 
 
-def test_committed_book_record_matches_the_book_preset():
-    """The MSKD chapter shows results/mskd-book.json when its setting is the preset's: keep the two in step."""
+def test_committed_book_record_has_every_metric_the_chapter_shows():
+    """(That the record's setting is the book preset's is checked for every record in tests/test_records.py.)"""
     import json
     from pathlib import Path
 
-    from snnlab.repro import get_reproduction
     from snnlab.repro.mskd import ARMS
 
-    path = Path(__file__).resolve().parents[1] / "results" / "mskd-book.json"
-    record = json.loads(path.read_text())
-    assert record["setting"] == json.loads(json.dumps(get_reproduction("mskd").settings("book"))), (
-        "the book preset changed: rerun `snnlab reproduce mskd --preset book` and commit the record")
-    assert tuple(record["arms"]) == ARMS and record["effect"]["n"] == 3
+    record = json.loads((Path(__file__).resolve().parents[1] / "results" / "mskd-book.json").read_text())
     for arm in ARMS:
         metrics = record["arms"][arm]["metrics"]
         assert {"war", "uar", "acc/normal", "acc/overexposure", "acc/low-light", "acc/HDR", "step1", "params",

@@ -202,13 +202,10 @@ def test_paper_preset_explains_what_to_download():
     assert "bert-base" in str(error.value).lower() and "gluebenchmark" in str(error.value)
 
 
-def test_committed_book_record_matches_the_book_preset():
-    """The SpikingBERT chapter shows results/spikingbert-book.json when its setting is the preset's."""
-    path = Path(__file__).resolve().parents[1] / "results" / "spikingbert-book.json"
-    record = json.loads(path.read_text())
-    assert record["setting"] == json.loads(json.dumps(get_reproduction("spikingbert").settings("book"))), (
-        "the book preset changed: rerun the spikingbert book reproduction and commit the record")
-    assert tuple(record["arms"]) == repro_spikingbert.ARMS and record["effect"]["n"] == 3
+def test_committed_book_record_has_the_energy_metrics():
+    """(That the record's setting is the book preset's is checked for every record in tests/test_records.py.)"""
+    record = json.loads((Path(__file__).resolve().parents[1] / "results" / "spikingbert-book.json").read_text())
+    assert tuple(record["arms"]) == repro_spikingbert.ARMS
     for arm in ("kd", "no-kd"):
         assert {"params", "norm_ops", "energy_ratio", "energy_ratio_per_inference", "mean_rate"} <= set(
             record["arms"][arm]["metrics"])
