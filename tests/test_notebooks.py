@@ -53,7 +53,8 @@ def _repository_url() -> str:
 
 def test_there_are_notebooks():
     names = {p.stem for p in NOTEBOOKS}
-    assert {"primer", "energy", "tet", "results", "datasets", "mskd", "lc-ttfs", "tssd", "ssnn", "joint-asnn", "deq", "spikingbert"} <= names, names
+    assert {"primer", "energy", "tet", "results", "datasets", "mskd", "lc-ttfs", "tssd", "ssnn", "joint-asnn", "deq", "spikingbert", "kdsnn",
+            "lasnn"} <= names, names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))

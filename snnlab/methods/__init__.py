@@ -1,6 +1,8 @@
 """Methods: one module per paper; each turns a batch into ``(outputs, {loss_name: loss})``."""
 from .base import ANNClassification, Method, SpikingMethod
 from .joint_asnn import JointASNN, SummedOutputCE
+from .kdsnn import KDSNN
+from .lasnn import LaSNN
 from .mskd import MSKD
 from .spikingbert import SpikingBERTKD
 from .ssnn import SSNN
@@ -8,4 +10,5 @@ from .tet import TET, MeanOutputCE
 from .tssd import TSSD
 
 __all__ = ["Method", "SpikingMethod", "ANNClassification", "TET", "MeanOutputCE", "MSKD", "TSSD", "SSNN",
-           "JointASNN", "SummedOutputCE", "SpikingBERTKD"]
+           "JointASNN", "SummedOutputCE", "SpikingBERTKD", "KDSNN",
+           "LaSNN"]

@@ -9,6 +9,7 @@ __all__ = ["MODELS", "build_model"]
 
 MODELS = {
     "small-cnn": "snnlab.models.small:SmallCNN",
+    "conversion-cnn": "snnlab.models.plain:ConversionCNN",
     "mlp": "snnlab.models.small:MLP",
     "vgg9": "snnlab.models.vgg:VGG9",
     "vggsnn": "snnlab.models.vgg:VGGSNN",

@@ -3,6 +3,8 @@
 Sweeps (:mod:`snnlab.repro.sweeps`) vary one quantity of a reproduction's setting and write results/sweeps/.
 """
 from . import joint_asnn as _joint_asnn  # noqa: F401  (registers "joint-asnn")
+from . import kdsnn as _kdsnn  # noqa: F401  (registers "kdsnn")
+from . import lasnn as _lasnn  # noqa: F401  (registers "lasnn")
 from . import lc_ttfs as _lc_ttfs  # noqa: F401  (registers "lc-ttfs")
 from . import mskd as _mskd  # noqa: F401  (registers "mskd")
 from . import spikingbert as _spikingbert  # noqa: F401  (registers "spikingbert")
