@@ -194,16 +194,12 @@ def test_paper_preset_runs_on_cifar10_files(tmp_path):
     assert results["teacher"]["metrics"]["firing_rate"] == 0.0 and results["snn"]["metrics"]["firing_rate"] > 0
 
 
-def test_committed_book_record_matches_the_book_preset():
-    """The KDSNN chapter shows results/kdsnn-book.json when its setting is the preset's: keep the two in step."""
+def test_committed_book_record_has_the_metrics_the_chapter_shows():
+    """(That the record's setting is the book preset's is checked for every record in tests/test_records.py.)"""
     from snnlab.repro.kdsnn import ARMS
-    from snnlab.repro.registry import get_reproduction
 
-    path = Path(__file__).resolve().parents[1] / "results" / "kdsnn-book.json"
-    record = json.loads(path.read_text())
-    assert record["setting"] == json.loads(json.dumps(get_reproduction("kdsnn").settings("book"))), (
-        "the book preset changed: rerun the kdsnn book reproduction and commit the record")
-    assert tuple(record["arms"]) == ARMS and record["effect"]["n"] == 3
+    record = json.loads((Path(__file__).resolve().parents[1] / "results" / "kdsnn-book.json").read_text())
+    assert tuple(record["arms"]) == ARMS
     for arm in ARMS:
         assert {"energy_pj", "firing_rate", "gaussian@0.4", "salt-pepper@0.2", "blur@1.5"} <= set(
             record["arms"][arm]["metrics"])

@@ -231,15 +231,11 @@ def test_paper_preset_runs_on_cifar10_files(tmp_path):
     assert results["lasnn"]["metrics"]["energy_pj"] > 0 and results["teacher"]["metrics"]["firing_rate"] == 0.0
 
 
-def test_committed_book_record_matches_the_book_preset():
-    """The LaSNN chapter shows results/lasnn-book.json when its setting is the preset's: keep the two in step."""
+def test_committed_book_record_has_the_metrics_the_chapter_shows():
+    """(That the record's setting is the book preset's is checked for every record in tests/test_records.py.)"""
     from snnlab.repro.lasnn import ARMS
-    from snnlab.repro.registry import get_reproduction
 
-    path = Path(__file__).resolve().parents[1] / "results" / "lasnn-book.json"
-    record = json.loads(path.read_text())
-    assert record["setting"] == json.loads(json.dumps(get_reproduction("lasnn").settings("book"))), (
-        "the book preset changed: rerun the lasnn book reproduction and commit the record")
-    assert tuple(record["arms"]) == ARMS and record["effect"]["n"] == 3
+    record = json.loads((Path(__file__).resolve().parents[1] / "results" / "lasnn-book.json").read_text())
+    assert tuple(record["arms"]) == ARMS
     assert {"latency_ratio", "converted_steps_to_match", "energy_pj", "firing_rate"} <= set(
         record["arms"]["lasnn"]["metrics"])

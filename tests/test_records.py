@@ -19,7 +19,8 @@ def _plain(value):
 
 
 def test_there_are_book_records():
-    assert {"tet", "mskd", "lc-ttfs", "tssd", "tssd-events", "ssnn"} <= {p.name[:-len("-book.json")] for p in RECORDS}
+    expected = {"tet", "mskd", "lc-ttfs", "tssd", "tssd-events", "ssnn", "kdsnn", "lasnn", "joint-asnn", "spikingbert"}
+    assert expected <= {p.name[:-len("-book.json")] for p in RECORDS}
     assert {"tssd-teacher-steps", "ssnn-average-steps"} <= {p.name[:-len("-book.json")] for p in SWEEP_RECORDS}
 
 
