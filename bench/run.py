@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
+import implicit_memory  # noqa: E402
 import neuron_overhead  # noqa: E402
 import throughput  # noqa: E402
 from snnlab.io import atomic_write_json  # noqa: E402
@@ -26,13 +27,19 @@ def main(argv=None) -> dict:
     repeats, T = (1, 2) if args.quick else (7, 4)
     overhead = [neuron_overhead.measure(name, T, repeats) for name in neuron_overhead.CASES]
     speed = throughput.measure(epochs=1 if args.quick else 2)
-    report = {"neuron_overhead": overhead, "throughput": speed, "quick": args.quick, **environment_info(),
+    implicit = implicit_memory.measure((10, 20) if args.quick else (30, 100, 300), repeats)
+    report = {"neuron_overhead": overhead, "throughput": speed, "implicit_vs_bptt": implicit, "quick": args.quick,
+              **environment_info(),
               "torch_threads": torch.get_num_threads()}
     print(f"{'model':10s} {'T':>2s} {'SNN step':>10s} {'ANN step':>10s} {'SNN/(T*ANN)':>12s}")
     for row in overhead:
         print(f"{row['model']:10s} {row['T']:2d} {row['snn_step_s'] * 1e3:8.1f}ms {row['ann_step_s'] * 1e3:8.1f}ms "
               f"{row['ratio']:12.2f}")
     print(f"throughput {speed['preset']} (T={speed['T']}): {speed['samples_per_s']:.0f} samples/s")
+    print(f"{'t_conv':>6s} {'BPTT saved':>11s} {'implicit saved':>15s} {'memory ratio':>13s} {'time ratio':>11s}")
+    for row in implicit:
+        print(f"{row['t_conv']:6d} {row['bptt_saved_mib']:9.2f}MB {row['implicit_saved_mib']:13.3f}MB "
+              f"{row['memory_ratio']:13.1f} {row['time_ratio']:11.2f}")
     path = Path(args.out) / "bench.json"
     atomic_write_json(report, path)
     print(f"written to {path}")

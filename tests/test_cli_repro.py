@@ -84,6 +84,9 @@ def test_bench_quick_reports_positive_ratios(tmp_path, capsys):
     for row in report["neuron_overhead"]:
         assert row["ratio"] == pytest.approx(row["snn_step_s"] / (row["T"] * row["ann_step_s"]))
     assert report["throughput"]["samples_per_s"] > 0
+    short, long = report["implicit_vs_bptt"]                         # t_conv 10 and 20
+    assert long["implicit_saved_mib"] == pytest.approx(short["implicit_saved_mib"])      # O(1) in the steps
+    assert long["bptt_saved_mib"] > 1.8 * short["bptt_saved_mib"] and long["memory_ratio"] > 1
 
 
 def test_text_baseline_learns_and_writes_its_record(tmp_path, monkeypatch):

@@ -225,3 +225,22 @@ def test_if_stack_learns_digits_with_implicit_gradients():
     assert losses[0] > losses[1] > losses[2], losses
     assert history[-1]["test_acc"] > 30.0, history[-1]["test_acc"]
     assert model.last_rates.shape[1:] == (2, 32) and 0 <= model.last_rates.min() <= model.last_rates.max() <= 1
+
+
+def test_unrolled_bptt_simulates_the_same_rates_and_its_memory_grows_with_the_steps():
+    from snnlab.models.equilibrium import SpikingEquilibriumMLP
+
+    torch.manual_seed(3)
+    model = SpikingEquilibriumMLP(10, 16, hidden=12, t_conv=20)
+    x = torch.rand(5, 16)
+    model(x)
+    unrolled = model.unrolled(x)
+    assert torch.allclose(unrolled, model.readout(model.last_rates[:, -1]), atol=1e-6)   # the same simulation
+    unrolled.sum().backward()
+    assert model.input.weight.grad.abs().sum() > 0                                      # through the surrogate
+
+    def saved_at(t_conv):
+        model.t_conv = t_conv
+        return _saved_bytes(lambda: model.unrolled(x).sum())
+
+    assert saved_at(40) > 1.8 * saved_at(20)

@@ -55,10 +55,12 @@ def asr_map(drive: Drive, v_threshold: float = 1.0) -> Drive:
 
 
 def simulate_if(drive: Drive, like: torch.Tensor, t_conv: int, v_threshold: float = 1.0, gamma: float = 1.0,
-                record: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+                record: bool = False, track_grad: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     r"""Run IF neurons (SpikingJelly's ``IFNode``, subtractive reset) for ``t_conv`` steps: at step :math:`t` they
     receive ``drive(s[t-1])`` (:math:`s[0] = 0`) and spike; returns the weighted ASR after the last step (shape of
-    ``like``) and, if ``record``, the ASR after every step ``[t_conv, ...]``. Runs without autograd."""
+    ``like``) and, if ``record``, the ASR after every step ``[t_conv, ...]``. Runs without autograd unless
+    ``track_grad``: then the graph of every step is kept and the gradient flows back through all of them via the
+    neuron's surrogate (BPTT, memory growing with ``t_conv``) — the baseline the implicit gradient replaces."""
     if t_conv < 1:
         raise ValueError(f"t_conv must be >= 1, got {t_conv}")
     if not 0.0 < gamma <= 1.0:
@@ -67,7 +69,7 @@ def simulate_if(drive: Drive, like: torch.Tensor, t_conv: int, v_threshold: floa
     spikes = torch.zeros_like(like)
     numerator, denominator, history = torch.zeros_like(like), 0.0, []
     try:
-        with torch.no_grad():
+        with torch.set_grad_enabled(track_grad):
             for _ in range(t_conv):
                 spikes = node(drive(spikes))
                 numerator = gamma * numerator + spikes

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..implicit import spiking_equilibrium
+from ..implicit import simulate_if, spiking_equilibrium
 
 __all__ = ["SpikingEquilibriumMLP"]
 
@@ -66,3 +66,13 @@ class SpikingEquilibriumMLP(nn.Module):
         a, self.last_rates, self.last_stats = spiking_equilibrium(
             lambda z: self.drive(z, x_current), like, self.t_conv, self.v_threshold, self.gamma, **self.backward)
         return self.readout(a[:, -1])
+
+    def unrolled(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits from the simulated rates with the gradient back-propagated through all ``t_conv`` steps (BPTT
+        with the neuron's surrogate): the training signal the implicit gradient replaces, for comparisons of
+        memory, time and gradients. Memory grows with ``t_conv``."""
+        x_current = self.input(x.flatten(1))
+        like = x_current.new_zeros(x_current.shape[0], self.layers, self.hidden)
+        rates, _ = simulate_if(lambda s: self.drive(s, x_current), like, self.t_conv, self.v_threshold, self.gamma,
+                               track_grad=True)
+        return self.readout(rates[:, -1])
