@@ -8,7 +8,7 @@ from torch import nn
 from ..encoding import encode
 from ..layout import mean_over_time
 
-__all__ = ["Method", "SpikingMethod", "ANNClassification"]
+__all__ = ["Method", "SpikingMethod", "ANNClassification", "FrozenTeacher"]
 
 
 class Method(nn.Module):
@@ -81,3 +81,22 @@ class ANNClassification(Method):
     @torch.no_grad()
     def predict(self, inputs):
         return self.model(inputs)
+
+
+class FrozenTeacher(nn.Module):
+    """Mixin for distillation methods (``class KD(FrozenTeacher, SpikingMethod)``): the teacher set with
+    :meth:`set_teacher` gets no gradient and stays in evaluation mode when the method trains, so its batch-norm
+    statistics stay fixed and its targets do not depend on the batch."""
+
+    def set_teacher(self, teacher: nn.Module | None) -> None:
+        self.teacher = teacher
+        if teacher is not None:
+            teacher.requires_grad_(False)
+            teacher.eval()
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        teacher = getattr(self, "teacher", None)
+        if teacher is not None:
+            teacher.eval()
+        return self

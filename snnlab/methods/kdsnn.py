@@ -34,7 +34,7 @@ from ..layout import mean_over_time
 from ..losses.feature_kd import feature_adapter, margin_from_bn, margin_relu, partial_l2_loss
 from ..losses.kd import kd_loss
 from ..models.multi_exit import stage_channels
-from .base import SpikingMethod
+from .base import FrozenTeacher, SpikingMethod
 
 __all__ = ["KDSNN", "FeaturePair", "default_feature_pairs", "last_in_stage", "MODES"]
 
@@ -108,7 +108,7 @@ def default_feature_pairs(student: nn.Module, teacher: nn.Module) -> tuple[Featu
     return tuple(pairs)
 
 
-class KDSNN(SpikingMethod):
+class KDSNN(FrozenTeacher, SpikingMethod):
     r"""Train ``student`` (an SNN) with response- and/or feature-based distillation from a frozen ANN ``teacher``.
 
     Loss terms: ``ce`` = :math:`(1-\alpha)\,\mathrm{CE}(z_S, y)` with response KD (plain CE otherwise), ``kd`` =
@@ -138,10 +138,7 @@ class KDSNN(SpikingMethod):
         if not 0.0 <= alpha <= 1.0 or not tau > 0 or beta < 0:
             raise ValueError(f"need 0 <= alpha <= 1, tau > 0 and beta >= 0; got alpha={alpha}, tau={tau}, beta={beta}")
         self.mode, self.alpha, self.tau, self.beta = mode, alpha, tau, beta
-        self.teacher = teacher
-        if teacher is not None:
-            teacher.requires_grad_(False)
-            teacher.eval()
+        self.set_teacher(teacher)
         self.pairs: tuple[FeaturePair, ...] = ()
         self.adapters = nn.ModuleList()
         if self.feature:
@@ -149,12 +146,6 @@ class KDSNN(SpikingMethod):
             for pair in self.pairs:
                 margin = margin_from_bn(get_module(teacher, pair.teacher_bn))
                 self.adapters.append(feature_adapter(stage_channels(student, pair.student), margin.numel()))
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        if self.teacher is not None:
-            self.teacher.eval()               # a frozen teacher keeps its BN statistics and gives fixed targets
-        return self
 
     def feature_loss(self, student_features: dict, teacher_features: dict) -> torch.Tensor:
         r""":math:`\mathcal L_{feat}`: the partial L2 between each adapted student rate and margin-ReLU'd teacher

@@ -30,7 +30,7 @@ from ..layout import mean_over_time
 from ..losses.attention import (activation_attention, attention_loss, gradient_attention,
                                 spike_activation_map)
 from ..losses.kd import kd_loss
-from .base import SpikingMethod
+from .base import FrozenTeacher, SpikingMethod
 from .kdsnn import last_in_stage
 
 __all__ = ["LaSNN", "ATTENTIONS", "attention_levels"]
@@ -50,7 +50,7 @@ def attention_levels(student: nn.Module, teacher: nn.Module, levels: int = 3) ->
                  for s, t in zip(s_stages[:levels], t_stages[:levels]))
 
 
-class LaSNN(SpikingMethod):
+class LaSNN(FrozenTeacher, SpikingMethod):
     r"""Train ``student`` with LaSNN's layer-wise attention distillation and logit KD from a frozen ``teacher``.
 
     Loss terms: ``ce``, ``kd`` = :math:`\alpha\tau^2\mathrm{KL}`, ``at`` = :math:`\beta\mathcal L_{AT}`, ``gat`` =
@@ -82,19 +82,10 @@ class LaSNN(SpikingMethod):
         use_act, use_grad = ATTENTIONS[attention]
         self.alpha, self.tau, self.gamma = alpha, tau, gamma
         self.beta, self.beta_grad = (beta if use_act else 0.0), (beta_grad if use_grad else 0.0)
-        self.teacher = teacher
+        self.set_teacher(teacher)
         self.levels: tuple[tuple[str, str], ...] = ()
-        if teacher is not None:
-            teacher.requires_grad_(False)
-            teacher.eval()
-            if self.beta or self.beta_grad:
-                self.levels = tuple(levels) if levels is not None else attention_levels(student, teacher)
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        if self.teacher is not None:
-            self.teacher.eval()
-        return self
+        if teacher is not None and (self.beta or self.beta_grad):
+            self.levels = tuple(levels) if levels is not None else attention_levels(student, teacher)
 
     def teacher_signals(self, images: torch.Tensor, targets: torch.Tensor):
         """Teacher logits, activation attention maps and gradient attention maps (detached) at the levels."""

@@ -18,7 +18,7 @@ from torch import nn
 from ..layout import mean_over_time
 from ..losses import curriculum_alpha, hckd_loss, tckd_loss
 from ..losses.tet import per_step_ce
-from .base import SpikingMethod
+from .base import FrozenTeacher, SpikingMethod
 
 __all__ = ["MSKD", "ABLATIONS"]
 
@@ -26,7 +26,7 @@ ABLATIONS = {"ce": (False, False), "tckd": (False, True), "hckd": (True, False),
 """The paper's ablation arms: name → (use HCKD, use TCKD)."""
 
 
-class MSKD(SpikingMethod):
+class MSKD(FrozenTeacher, SpikingMethod):
     r"""Train an intensity-only ``student`` SNN, optionally distilled from a frozen multimodal ``teacher``.
 
     Inputs are dicts of time-major clips (``{"frames": [T, N, 1, H, W], "events": [T, N, C, H, W]}``, as the
@@ -53,20 +53,11 @@ class MSKD(SpikingMethod):
         super().__init__(student, T)
         if (hckd or tckd) and teacher is None:
             raise ValueError("HCKD and TCKD need a teacher; pass teacher=... or hckd=tckd=False for the baseline")
-        self.teacher = teacher
-        if teacher is not None:
-            teacher.requires_grad_(False)
-            teacher.eval()
+        self.set_teacher(teacher)
         self.use_hckd, self.use_tckd, self.space = hckd, tckd, space
         self.alpha_schedule = alpha_schedule or curriculum_alpha
         self.student_input = student_input
         self.alpha = self.alpha_schedule(1)
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        if self.teacher is not None:
-            self.teacher.eval()               # a frozen teacher keeps its BN statistics and gives fixed targets
-        return self
 
     def on_epoch_start(self, epoch: int) -> None:
         self.alpha = float(self.alpha_schedule(epoch))

@@ -28,7 +28,7 @@ from torch import nn
 from ..energy import energy_ratio, norm_ops
 from ..losses.kd import soft_cross_entropy
 from ..models.transformer import SpikingBERTStudent, TransformerClassifier, padding_mask
-from .base import Method
+from .base import FrozenTeacher, Method
 
 __all__ = ["SpikingBERTKD", "layer_map", "internal_kd_losses", "spikingbert_energy"]
 
@@ -63,7 +63,7 @@ def internal_kd_losses(student_internals: dict, teacher_internals: dict, mask: t
     return {"attention": attention, "hidden": hidden}
 
 
-class SpikingBERTKD(Method):
+class SpikingBERTKD(FrozenTeacher, Method):
     """Train a SpikingBERT ``student`` from a frozen ANN ``teacher``: internal-layer KD for the first ``ikd_epochs``
     epochs, then prediction-layer KD (soft cross entropy at ``temperature``); see the module docstring.
 
@@ -77,18 +77,12 @@ class SpikingBERTKD(Method):
         super().__init__()
         if ikd_epochs < 0:
             raise ValueError(f"ikd_epochs must be >= 0, got {ikd_epochs}")
-        self.model, self.teacher = student, teacher
-        teacher.requires_grad_(False)
-        teacher.eval()
+        self.model = student
+        self.set_teacher(teacher)
         self.hidden_map = nn.Linear(student.dim, teacher.dim)
         self.mapping = layer_map(student.n_layers, len(teacher.layers))
         self.ikd_epochs, self.temperature = ikd_epochs, temperature
         self.stage = "internal" if ikd_epochs > 0 else "prediction"
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self.teacher.eval()
-        return self
 
     def on_epoch_start(self, epoch: int) -> None:
         self.stage = "internal" if epoch <= self.ikd_epochs else "prediction"
