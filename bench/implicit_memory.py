@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from snnlab.memory import saved_for_backward
 from snnlab.models.equilibrium import SpikingEquilibriumMLP
 from snnlab.reproducibility import seed_everything
 
@@ -19,15 +20,7 @@ BATCH, FEATURES, HIDDEN, LAYERS = 32, 256, 64, 2
 
 
 def _saved_mib(step) -> float:
-    saved = 0
-
-    def pack(tensor):
-        nonlocal saved
-        saved += tensor.numel() * tensor.element_size()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        loss = step()
+    loss, saved = saved_for_backward(step)
     loss.backward()
     return saved / 2 ** 20
 
