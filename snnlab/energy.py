@@ -183,6 +183,11 @@ class EnergyReport:
         return energy_pj(self.macs, self.sops, self.e_mac_pj, self.e_ac_pj)
 
     @property
+    def mean_firing_rate(self) -> float | None:
+        """Mean of :attr:`firing_rates` over the neuron layers (``None`` for a network without spiking layers)."""
+        return sum(self.firing_rates.values()) / len(self.firing_rates) if self.firing_rates else None
+
+    @property
     def ann_energy_pj(self) -> float:
         """Energy of the same weight layers run as an ANN: every dense operation a MAC."""
         return energy_pj(self.ops, 0, self.e_mac_pj, self.e_ac_pj)

@@ -86,6 +86,8 @@ def test_ann_twin_counts_only_macs_and_snn_twin_has_t_times_its_layer_ops():
     snn_report = energy_report(snn, binary_images.expand(T, *binary_images.shape))
     assert snn_report.ops == T * report.ops
     assert set(snn_report.firing_rates) == {"features.2", "features.5", "features.9"}
+    assert report.mean_firing_rate is None
+    assert snn_report.mean_firing_rate == pytest.approx(sum(snn_report.firing_rates.values()) / 3)
 
 
 def test_norm_ops_and_energy_ratio_golden_values():

@@ -69,7 +69,7 @@ def _energy_metrics(network, inputs: torch.Tensor, spiking: bool) -> dict:
     n = inputs.shape[1] if spiking else inputs.shape[0]
     metrics = {"energy_pj": report.energy_pj / n, "macs": report.macs / n, "sops": report.sops / n}
     if spiking:
-        metrics["firing_rate"] = sum(report.firing_rates.values()) / len(report.firing_rates)
+        metrics["firing_rate"] = report.mean_firing_rate
     return metrics
 
 

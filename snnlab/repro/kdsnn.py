@@ -78,9 +78,8 @@ def model_metrics(predict, model, model_input: torch.Tensor, test_set, noise: di
     metrics = {f"{name}@{level:g}": acc for name, by_level in robustness.items() for level, acc in by_level.items()}
     report = energy_report(model, model_input.to(device))
     samples = model_input.shape[1] if report.firing_rates else model_input.shape[0]
-    rates = list(report.firing_rates.values())
     metrics["energy_pj"] = report.energy_pj / samples
-    metrics["firing_rate"] = sum(rates) / len(rates) if rates else 0.0
+    metrics["firing_rate"] = report.mean_firing_rate or 0.0
     return metrics
 
 
