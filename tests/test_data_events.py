@@ -2,7 +2,8 @@
 
 Every expectation is computed independently of the code under test (closed-form DVS physics, ``np.add.at``
 histograms, hand-written refractory filters), so each assertion can fail. The two registered sets are generated once
-per module into a temporary ``$SNNLAB_DATA``; determinism is checked on small subsets.
+per module into a temporary ``$SNNLAB_DATA``; determinism is checked on small subsets. One test loads event-gestures
+at its default size from the shared data folder's cache (generated there on first use, ~20 s on 2 cores).
 """
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ from snnlab.data.dvs import simulate_dvs
 from snnlab.data.events import (EVENT_DTYPE, EventFrames, FrameSpec, events_to_frames, make_events, split_events,
                                 time_major_collate)
 from snnlab.data.render import render_sprites
+
+SHARED_DATA = data_root()  # the data folder outside the tests' private ones (read at import, before fixtures run)
 
 
 # =========================================================================================================== cache
@@ -757,7 +760,8 @@ def test_event_gestures_framing_options(gesture_sets, monkeypatch, options, shap
     monkeypatch.setattr(gestures_mod, "cached_arrays", lambda *args, **kwargs: gesture_sets[2])
     ds = get_dataset("event-gestures", "test", **GESTURE_OPTIONS, **options)
     x, _ = ds[0]
-    assert x.shape == shape == ds.info.sample_shape and x.sum() == (ds.events[0]["t"] < gestures_mod.DURATION_US).sum() > 0
+    in_window = (ds.events[0]["t"] < gestures_mod.DURATION_US).sum()
+    assert x.shape == shape == ds.info.sample_shape and x.sum() == in_window > 0
 
 
 def test_event_gestures_time_order_matters(gesture_sets):
@@ -780,6 +784,26 @@ def test_event_gestures_time_order_matters(gesture_sets):
     assert right.mean() > 1.0 and left.mean() < -1.0, drift
     assert (right > 0).mean() >= 2 / 3 and (left < 0).mean() >= 2 / 3, drift
     assert right.mean() - left.mean() > 2.0
+
+
+def test_event_gestures_default_splits_are_large_and_balanced(monkeypatch):
+    """The default split sizes (800 training / 2,000 test recordings), served from the shared cache."""
+    monkeypatch.setenv("SNNLAB_DATA", str(SHARED_DATA))
+    train, test = get_dataset("event-gestures", "train"), get_dataset("event-gestures", "test")
+    assert (len(train), len(test)) == (800, 2000)
+    assert np.bincount(train.labels.numpy(), minlength=10).tolist() == [80] * 10
+    assert np.bincount(test.labels.numpy(), minlength=10).tolist() == [200] * 10
+    assert Path(test.info.extra["cache"]["file"]).parent == SHARED_DATA / "cache"
+
+
+def test_event_gestures_train_split_does_not_depend_on_the_test_size(gesture_sets):
+    train = gesture_sets[0]
+    other = get_dataset("event-gestures", "train", **{**GESTURE_OPTIONS, "test_per_class": 5})
+    assert other.info.extra["cache"]["checksum"] != train.info.extra["cache"]["checksum"]  # another entry...
+    assert torch.equal(other.labels, train.labels) and len(other.events) == len(train.events)
+    for a, b in zip(other.events, train.events):                                          # ...same training data
+        np.testing.assert_array_equal(a, b)
+    assert len(get_dataset("event-gestures", "test", **{**GESTURE_OPTIONS, "test_per_class": 5})) == 50
 
 
 def test_event_gestures_generation_is_deterministic():

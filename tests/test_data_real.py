@@ -377,3 +377,65 @@ def test_war_uar_per_condition_by_hand():
         {"normal": 1 / 3, "HDR": 1.0, "low-light": 0.0})
     with pytest.raises(ValueError):
         metrics.war([0, 1], [0])
+
+
+# ----------------------------------------------------------------------------------------------- Fashion-MNIST
+def make_fashion_mnist(root, monkeypatch, n_train=6, n_test=4):
+    """The four official IDX gzip files (tiny), with the loader's MD5 table pointed at their digests."""
+    from snnlab.data import fashion
+
+    rng = np.random.default_rng(2)
+    root.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        arrays = {"images-idx3": rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
+                  "labels-idx1": rng.integers(0, 10, n).astype(np.uint8)}
+        for kind, array in arrays.items():
+            name = f"{prefix}-{kind}-ubyte.gz"
+            payload = gzip.compress(idx_bytes(array))
+            (root / name).write_bytes(payload)
+            monkeypatch.setitem(fashion.FASHION_MNIST_FILES, name, dataclasses.replace(
+                fashion.FASHION_MNIST_FILES[name], md5=hashlib.md5(payload).hexdigest()))
+        out[prefix] = arrays
+    return out
+
+
+def test_fashion_mnist_official_checksums_are_the_readme_md5s():
+    from snnlab.data.fashion import FASHION_MNIST_FILES
+
+    assert FASHION_MNIST_FILES["train-images-idx3-ubyte.gz"].md5 == "8d4fb7e6c68d591d4c3dfef9ec88bf0d"
+    assert FASHION_MNIST_FILES["t10k-labels-idx1-ubyte.gz"].md5 == "bb300cfdad3c16e7a12a480ee83cd310"
+    assert all(r.urls[0].endswith(r.filename) for r in FASHION_MNIST_FILES.values())
+
+
+def test_fashion_mnist_reads_verified_idx_files(tmp_path, monkeypatch):
+    arrays = make_fashion_mnist(tmp_path / "f", monkeypatch)
+    train = get_dataset("fashion-mnist", "train", root=tmp_path / "f", download=False)
+    test = get_dataset("fashion-mnist", "test", root=tmp_path / "f", download=False, normalize=True)
+    assert len(train) == 6 and len(test) == 4 and train.info.classes[0] == "T-shirt/top"
+    x, y = train[2]
+    assert x.shape == (1, 28, 28) and torch.equal(x[0], torch.from_numpy(arrays["train"]["images-idx3"][2]) / 255.0)
+    assert int(y) == arrays["train"]["labels-idx1"][2]
+    x, _ = test[0]
+    expected = (torch.from_numpy(arrays["t10k"]["images-idx3"][0]).float() / 255.0 - 0.2860) / 0.3530
+    assert torch.allclose(x[0], expected, atol=1e-6)
+
+
+def test_fashion_mnist_refuses_a_foreign_file_and_names_it(tmp_path, monkeypatch):
+    make_fashion_mnist(tmp_path / "f", monkeypatch)
+    path = tmp_path / "f" / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(idx_bytes(np.zeros(4, np.uint8))))            # valid IDX, not the release
+    with pytest.raises(ValueError, match=f"{path} is not the official file .*MD5 mismatch"):
+        get_dataset("fashion-mnist", "test", root=tmp_path / "f", download=False)
+
+
+def test_fashion_mnist_missing_files_fail_fast_offline(tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError) as err:
+        get_dataset("fashion-mnist", "train", root=tmp_path / "none", download=False)
+    message = str(err.value)
+    assert str(tmp_path / "none") in message and "train-images-idx3-ubyte.gz" in message
+    assert "zalandoresearch/fashion-mnist" in message and "download=True" in message
+    opener = _offline(monkeypatch)
+    with pytest.raises(FileNotFoundError, match="Automatic download failed"):
+        get_dataset("fashion-mnist", "test", root=tmp_path / "none")
+    assert opener.calls == 1 and _files(tmp_path / "none") == []

@@ -2,6 +2,7 @@
 from . import digits as _digits  # noqa: F401  (registers "digits")
 from . import event_digits as _event_digits  # noqa: F401  (registers "event-digits")
 from . import eye as _eye  # noqa: F401  (registers "eye")
+from . import fashion as _fashion  # noqa: F401  (registers "fashion", "fashion-mnist")
 from . import gestures as _gestures  # noqa: F401  (registers "event-gestures")
 from . import see as _see  # noqa: F401  (registers "see")
 from . import static_sets as _static_sets  # noqa: F401  (registers "cifar10", "cifar100", "mnist")

@@ -8,7 +8,7 @@ from torch.utils.data import TensorDataset
 
 from .registry import DatasetInfo, register_dataset
 
-__all__ = ["digits", "load_digit_images", "stratified_split"]
+__all__ = ["digits", "load_digit_images", "stratified_split", "stratified_subset"]
 
 
 def load_digit_images() -> tuple[np.ndarray, np.ndarray]:
@@ -26,9 +26,19 @@ def stratified_split(labels: np.ndarray, split: str, test_fraction: float, seed:
 
     idx_train, idx_test = train_test_split(np.arange(len(labels)), test_size=test_fraction, random_state=seed,
                                            stratify=labels)
-    idx = idx_train if split == "train" else idx_test
-    if split == "train" and train_limit is not None and train_limit < len(idx_train):
-        idx, _ = train_test_split(idx_train, train_size=train_limit, random_state=seed, stratify=labels[idx_train])
+    if split == "train" and train_limit is not None:
+        return np.sort(idx_train[stratified_subset(labels[idx_train], train_limit, seed)])
+    return np.sort(idx_train if split == "train" else idx_test)
+
+
+def stratified_subset(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Sorted indices of a class-stratified subset of ``size`` items drawn with ``seed`` (all items if ``size`` is
+    not smaller than ``len(labels)``)."""
+    from sklearn.model_selection import train_test_split
+
+    if size >= len(labels):
+        return np.arange(len(labels))
+    idx, _ = train_test_split(np.arange(len(labels)), train_size=size, random_state=seed, stratify=labels)
     return np.sort(idx)
 
 

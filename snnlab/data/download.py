@@ -23,7 +23,7 @@ from pathlib import Path
 from ..io import atomic_path
 from .cache import file_digest
 
-__all__ = ["Resource", "DownloadError", "fetch", "extract_tar", "missing_files_error", "TIMEOUT_S"]
+__all__ = ["Resource", "DownloadError", "fetch", "verify", "extract_tar", "missing_files_error", "TIMEOUT_S"]
 
 TIMEOUT_S = 15.0
 """Socket timeout (seconds) of every connection attempt and read: offline machines fail fast instead of hanging."""
@@ -54,7 +54,7 @@ class Resource:
         return ("md5", self.md5) if self.md5 else None
 
 
-def _verified(path: Path, resource: Resource) -> str | None:
+def verify(path: Path, resource: Resource) -> str | None:
     """``None`` if ``path`` matches the resource's digest, else what is wrong with it."""
     if resource.digest is None:
         return None
@@ -88,7 +88,7 @@ def fetch(resource: Resource, folder: str | os.PathLike, timeout: float = TIMEOU
     or corrupt download leaves no file. Raises :class:`DownloadError` listing every mirror's failure.
     """
     path = Path(folder) / resource.filename
-    if path.is_file() and _verified(path, resource) is None:
+    if path.is_file() and verify(path, resource) is None:
         return path
     failures = []
     for url in resource.urls:
@@ -97,7 +97,7 @@ def fetch(resource: Resource, folder: str | os.PathLike, timeout: float = TIMEOU
                 print(f"snnlab: downloading {url} -> {path}", file=sys.stderr)
                 with _open_url(url, timeout) as response, open(tmp, "wb") as handle:
                     _copy_with_progress(response, handle, resource.filename)
-                problem = _verified(tmp, resource)
+                problem = verify(tmp, resource)
                 if problem is not None:
                     raise DownloadError(problem)
             return path

@@ -51,15 +51,21 @@ counts, channel 0 = OFF, 1 = ON). Samples are SEEN-style clips of ``timesteps`` 
 Trainer seeds per epoch); at test time a fixed centred clip by default, or with ``random_crop=True`` a random clip
 seeded by ``(test_seed, index)`` as in SEEN's repeated test passes. Everything here is synthetic.
 
-**Measured (default options, seed 0; 2-core CPU).** Generation ≈ 15 s, cached npz ≈ 12.5 MB (420 train / 196 test
-sequences, 15 / 7 per class and condition). On the same 14 sequences recorded under every condition: saturated APS
-pixels 0% (normal) vs 93% (overexposure); correlation of APS frames with the clean scene 0.96 (normal), 0.66
-(overexposure), 0.54 (low light), 0.17 (HDR); event counts under overexposure / HDR / low light (without background
-noise) 1.00 / 0.98 / 0.89 × normal. Baselines (test accuracy, 30 epochs, chance 14%): a spiking VGG-9 (width ×0.25,
-LIF, TET) reaches 66-67% on event clips (2 seeds; 59-78% per condition) but 21% on raw intensity clips and 37% on
-per-clip standardised ones (65% normal, 37% overexposure, 35% low light, 10% HDR); a SmallCNN ANN on the 4
-time-stacked frames gets 65% (events) vs 54% (intensity; 71% normal, 37% overexposure). Emotions differ mostly in
-how features move, which events encode directly; one intensity frame is weak evidence across subjects.
+**Splits.** By default 420 training and 1,008 test sequences (60 / 144 per class, 15 / 36 per class and condition):
+a large test split, so that one test clip moves the accuracy by only 0.1 percentage points. Each split is designed
+and recorded from its own random streams (the training split from ``seed``, the test split from a seed derived from
+it), so the training sequences do not depend on the size of the test split.
+
+**Measured (default options, seed 0; 2-core CPU).** Generation ≈ 19 s, cached npz ≈ 29 MB (27 MiB) for the 420 train
+/ 1,008 test sequences. On the same 14 sequences recorded under every condition: saturated APS pixels 0% (normal) vs
+93% (overexposure); correlation of APS frames with the clean scene 0.96 (normal), 0.66 (overexposure), 0.54 (low
+light), 0.17 (HDR); event counts under overexposure / HDR / low light (without background noise) 1.00 / 0.98 / 0.89
+× normal. Baselines (test accuracy, 30 epochs, chance 14%; measured on generator version 4, whose test split had 196
+sequences): a spiking VGG-9 (width ×0.25, LIF, TET) reaches 66-67% on event clips (2 seeds; 59-78% per condition)
+but 21% on raw intensity clips and 37% on per-clip standardised ones (65% normal, 37% overexposure, 35% low light,
+10% HDR); a SmallCNN ANN on the 4 time-stacked frames gets 65% (events) vs 54% (intensity; 71% normal, 37%
+overexposure). Emotions differ mostly in how features move, which events encode directly; one intensity frame is
+weak evidence across subjects.
 """
 from __future__ import annotations
 
@@ -89,7 +95,7 @@ noise events in the dark)."""
 TRAIN_SUBJECTS, TEST_SUBJECTS = 16, 8
 _UNIT = 32.0                    # scene coordinates: the frame spans [0, 32) x [0, 32) at every resolution
 _CHUNK = 48
-_VERSION = 4
+_VERSION = 5                    # 5: test split from its own random streams, default 144 test sequences per class
 
 # Action targets per emotion at full amplitude: brow raise (units up), inner-brow raise (units, inner end),
 # upper-lid opening change (relative), lower-lid raise (0-1), gaze down (units), crow's feet (0-1).
@@ -363,14 +369,25 @@ def _design(per_class: int, subjects: np.ndarray, rng: np.random.Generator):
     return labels, conditions, rng.choice(subjects, len(labels))
 
 
+def _test_seed(seed: int) -> int:
+    """The seed of the test sequences' own random streams (the training sequences use ``seed`` itself)."""
+    return int(np.random.SeedSequence([seed, 6]).generate_state(1)[0])
+
+
 def _build(train_per_class: int, test_per_class: int, size: int, frames: int, seed: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng([seed, 5])
-    train = _design(train_per_class, np.arange(TRAIN_SUBJECTS), rng)
-    test = _design(test_per_class, TRAIN_SUBJECTS + np.arange(TEST_SUBJECTS), rng)
-    labels, conditions, subjects = (np.concatenate(pair) for pair in zip(train, test))
-    arrays = generate_eye(labels, [CONDITIONS[c] for c in conditions], subjects, seed, size, frames)
-    arrays.update(labels=labels, conditions=conditions.astype(np.int8), subjects=subjects.astype(np.int16),
-                  is_test=np.arange(len(labels)) >= len(train[0]))
+    """Training sequences (design and recording) from ``seed``, test sequences from their own streams: each split
+    depends only on its own size (and ``seed``), so enlarging the test split leaves the training split unchanged."""
+    splits = []
+    for per_class, subjects, split_seed, design_key in (
+            (train_per_class, np.arange(TRAIN_SUBJECTS), seed, [seed, 5]),
+            (test_per_class, TRAIN_SUBJECTS + np.arange(TEST_SUBJECTS), _test_seed(seed), [seed, 5, 1])):
+        labels, conditions, subject_ids = _design(per_class, subjects, np.random.default_rng(design_key))
+        arrays = generate_eye(labels, [CONDITIONS[c] for c in conditions], subject_ids, split_seed, size, frames)
+        arrays.update(labels=labels, conditions=conditions.astype(np.int8), subjects=subject_ids.astype(np.int16))
+        splits.append(arrays)
+    train, test = splits
+    arrays = {key: np.concatenate([train[key], test[key]]) for key in train}
+    arrays["is_test"] = np.arange(len(arrays["labels"])) >= len(train["labels"])
     return arrays
 
 
@@ -453,19 +470,21 @@ def _condition_filter(condition) -> set[str] | None:
 
 @register_dataset("eye")
 def eye(split: str, timesteps: int = 4, stride: int = 4, size: int = 32, condition=None, train_per_class: int = 60,
-        test_per_class: int = 28, sequence_frames: int = 16, random_crop: bool | None = None, test_seed: int = 0,
+        test_per_class: int = 144, sequence_frames: int = 16, random_crop: bool | None = None, test_seed: int = 0,
         modality: str = "both", seed: int = 0) -> EyeClips:
     """SEE-like single-eye emotion clips with intensity (APS) and event frames of the same synthetic recording.
 
     Seven emotions (:data:`EMOTIONS`, SEE's order), ``train_per_class`` / ``test_per_class`` sequences of
-    ``sequence_frames`` frames at 30 fps, rendered at ``size`` x ``size``; lighting conditions (:data:`CONDITIONS`)
-    cycle within each class (balanced when the per-class counts are multiples of 4); train and test subjects are
-    disjoint. ``condition`` keeps one condition (or a list of them). A sample is a clip of ``timesteps`` frames
-    every ``stride`` frames (SEEN: 4 and 4): random in training; at test the centred clip unless
-    ``random_crop=True`` (then a random clip seeded by ``(test_seed, index)``). ``random_crop=None`` means "random
-    for train, fixed for test". Samples are ``({"frames": [T, 1, H, W], "events": [T, 2, H, W]}, label)`` with
-    ``modality="both"``, or just the one tensor with ``modality="frames"`` / ``"events"``; use
-    ``dataset.collate_fn``. Generated once per ``(size, sequence_frames, per-class counts, seed)`` and cached.
+    ``sequence_frames`` frames at 30 fps, rendered at ``size`` x ``size`` (default 60 / 144: 420 training and 1,008
+    test sequences, 15 / 36 per class and condition); lighting conditions (:data:`CONDITIONS`) cycle within each
+    class (balanced when the per-class counts are multiples of 4); train and test subjects are disjoint. Each split
+    is generated from its own random streams, so the training sequences do not depend on ``test_per_class``.
+    ``condition`` keeps one condition (or a list of them). A sample is a clip of ``timesteps`` frames every
+    ``stride`` frames (SEEN: 4 and 4): random in training; at test the centred clip unless ``random_crop=True``
+    (then a random clip seeded by ``(test_seed, index)``). ``random_crop=None`` means "random for train, fixed for
+    test". Samples are ``({"frames": [T, 1, H, W], "events": [T, 2, H, W]}, label)`` with ``modality="both"``, or
+    just the one tensor with ``modality="frames"`` / ``"events"``; use ``dataset.collate_fn``. Generated once per
+    ``(size, sequence_frames, per-class counts, seed)`` and cached.
     """
     if timesteps < 1 or stride < 1:
         raise ValueError(f"timesteps and stride must be >= 1, got timesteps={timesteps}, stride={stride}")

@@ -30,12 +30,19 @@ annotators disagree on real reviews; the noiseless labels stay in ``dataset.clea
 test accuracy on noisy labels is about ``1 - label_noise``. Sentences are unique across the whole data set (train
 and test never share a sentence), classes are exactly balanced before noise.
 
+**Splits**: 4,000 training and 2,000 test sentences by default (a large test split: one test sentence moves the
+accuracy by 0.05 percentage points). A hash of each sentence (salted with ``seed``) assigns it to the training or the
+test half of the sentence space, and each split is drawn from its own random stream within its half, so the two
+never share a sentence and each depends only on its own size: enlarging the test split leaves the training split
+unchanged and vice versa, and a smaller split is a subset of a larger one.
+
 Tokens: a word-level :class:`WordTokenizer` over the grammar's lexicon (special tokens ``[PAD]=0``, ``[CLS]=1``,
 ``[SEP]=2``, ``[UNK]=3``), fixed length ``max_len`` with right padding; the padding (attention) mask is
 ``ids != 0`` (:meth:`TextDataset.mask`).
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -47,13 +54,15 @@ from .cache import cached_arrays
 from .registry import DatasetInfo, register_dataset
 
 __all__ = ["text", "TextDataset", "WordTokenizer", "generate_text", "build_vocab", "score_sentence", "LEXICON",
-           "SPECIAL_TOKENS", "PAD_ID", "CLS_ID", "SEP_ID", "UNK_ID", "TEMPLATES", "TAGS", "MAX_WORDS"]
+           "SPECIAL_TOKENS", "PAD_ID", "CLS_ID", "SEP_ID", "UNK_ID", "TEMPLATES", "TAGS", "MAX_WORDS", "SPLITS",
+           "sentence_split"]
 
-_VERSION = 1
+_VERSION = 2             # 2: train and test pools from their own streams and halves of the sentence space
 SPECIAL_TOKENS = ("[PAD]", "[CLS]", "[SEP]", "[UNK]")
 PAD_ID, CLS_ID, SEP_ID, UNK_ID = range(4)
 MAX_WORDS = 30          # the generator never makes a longer sentence (in tokens, commas included)
 CLASSES = ("negative", "positive")
+SPLITS = ("train", "test")
 
 # ----------------------------------------------------------------------------------------------------------------
 # Lexicon. The vocabulary is built from it in this order (categories, then entries, first occurrence of each word),
@@ -317,11 +326,25 @@ def _sentence(rng: np.random.Generator, template: str) -> _Phrase:
 _TEMPLATE_P = np.array([0.40, 0.15, 0.08, 0.13, 0.05, 0.05, 0.14])
 
 
-def generate_text(n_per_class: int, seed: int = 0) -> dict[str, np.ndarray]:
+def sentence_split(sentence: str, seed: int = 0) -> str:
+    """The half of the sentence space ``sentence`` belongs to for data seed ``seed``: ``"train"`` or ``"test"`` (a
+    salted hash of the text, so the two halves are random, equally likely, and disjoint by construction)."""
+    digest = hashlib.sha256(f"{seed}|{sentence}".encode()).digest()
+    return SPLITS[digest[0] & 1]
+
+
+def generate_text(n_per_class: int, seed: int = 0, split: str | None = None) -> dict[str, np.ndarray]:
     """``2 * n_per_class`` unique sentences, exactly balanced: ``{"tokens": [N, MAX_WORDS] int16 ids (0-padded, no
     [CLS]), "labels": int8 clean labels, "scores": int8, "templates": int8 index into TEMPLATES, "tags": int16
-    bitmask of TAGS}``, in generation order (class-interleaved only by chance)."""
-    rng = np.random.default_rng(seed)
+    bitmask of TAGS}``, in generation order (class-interleaved only by chance).
+
+    ``split=None`` draws from the whole sentence space with the stream ``seed``; ``split="train"`` / ``"test"`` only
+    keeps sentences of that half (:func:`sentence_split`), drawn from a stream of that split's own, so the pools of
+    the two splits are disjoint and independent of each other's size. The first ``k`` sentences of a class are the
+    same for every ``n_per_class >= k``."""
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"split must be None or one of {SPLITS}, got {split!r}")
+    rng = np.random.default_rng(seed if split is None else [seed, 7, 1 + SPLITS.index(split)])
     index = {w: i for i, w in enumerate(build_vocab())}
     seen: set[str] = set()
     rows: list[tuple[list[int], int, int, int, int]] = []
@@ -337,7 +360,7 @@ def generate_text(n_per_class: int, seed: int = 0) -> dict[str, np.ndarray]:
         if counts[label] >= n_per_class or len(phrase.words) > MAX_WORDS:
             continue
         key = " ".join(phrase.words)
-        if key in seen:
+        if key in seen or (split is not None and sentence_split(key, seed) != split):
             continue
         seen.add(key)
         counts[label] += 1
@@ -496,56 +519,66 @@ class TextDataset(Dataset):
         return (self.tags & TAGS[tag]) > 0
 
 
-def _split_indices(labels: np.ndarray, train_size: int, test_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Disjoint class-balanced train/test indices into the generated pool (each split half negative, half positive;
-    odd sizes get one more positive). The test split takes the first sentences of each class in generation order,
-    the training split the next ones, so a given ``test_size`` and ``seed`` give the same test set for every
-    ``train_size``, and a smaller training set is a subset of a larger one."""
-    rng = np.random.default_rng([seed, 1])
-    by_class = [np.flatnonzero(labels == c) for c in (0, 1)]
-    n_test = (test_size // 2, test_size - test_size // 2)
-    n_train = (train_size // 2, train_size - train_size // 2)
-    test = np.concatenate([by_class[c][:n_test[c]] for c in (0, 1)])
-    train = np.concatenate([by_class[c][n_test[c]:n_test[c] + n_train[c]] for c in (0, 1)])
-    return rng.permutation(train), rng.permutation(test)
+def _split_indices(labels: np.ndarray, size: int, seed: int, split: str) -> np.ndarray:
+    """Class-balanced indices of ``size`` sentences of one split's pool (half negative, half positive; an odd size
+    gets one more positive): the first sentences of each class in generation order, shuffled by the split's own
+    stream. So a split depends only on its own size and ``seed``, and a smaller split is a subset of a larger one."""
+    n = (size // 2, size - size // 2)
+    chosen = np.concatenate([np.flatnonzero(labels == c)[:n[c]] for c in (0, 1)])
+    return np.random.default_rng([seed, 3, 1 + SPLITS.index(split)]).permutation(chosen)
 
 
-def _noise_draws(labels: np.ndarray, seed: int) -> np.ndarray:
-    """One uniform draw per pooled sentence, a function of its class and rank within the class only; a label is
-    flipped where its draw is below ``label_noise`` (so a sentence keeps its noisy label across split sizes)."""
+def _noise_draws(labels: np.ndarray, seed: int, split: str) -> np.ndarray:
+    """One uniform draw per sentence of a split's pool, a function of its split, class and rank within the class
+    only; a label is flipped where its draw is below ``label_noise`` (so a sentence keeps its noisy label across
+    split sizes)."""
     u = np.empty(len(labels))
     for c in (0, 1):
         where = np.flatnonzero(labels == c)
-        u[where] = np.random.default_rng([seed, 2, c]).random(len(where))
+        u[where] = np.random.default_rng([seed, 2, 1 + SPLITS.index(split), 1 + c]).random(len(where))
     return u
 
 
+def _build(train_per_class: int, test_per_class: int, seed: int) -> dict[str, np.ndarray]:
+    """Both splits' pools, concatenated (``is_test`` marks the test pool); each from its own stream and half."""
+    train = generate_text(train_per_class, seed, "train")
+    test = generate_text(test_per_class, seed, "test")
+    arrays = {key: np.concatenate([train[key], test[key]]) for key in train}
+    arrays["is_test"] = np.arange(len(arrays["labels"])) >= len(train["labels"])
+    return arrays
+
+
 @register_dataset("text")
-def text(split: str, train_size: int = 4000, test_size: int = 1000, max_len: int = 32, add_cls: bool = True,
+def text(split: str, train_size: int = 4000, test_size: int = 2000, max_len: int = 32, add_cls: bool = True,
          label_noise: float = 0.05, bag_of_words: bool = False, seed: int = 0) -> TextDataset:
     """Synthetic SST-2-like binary sentiment sentences whose labels need word order (negation scope, contrast,
     intensifiers, double negation); see the module docstring for the grammar and the labelling rule.
 
-    ``train_size`` / ``test_size`` unique sentences (disjoint, class-balanced before noise); ``label_noise`` flips
-    that fraction of the labels of both splits (clean labels in ``dataset.clean_labels``); ``max_len`` is the
-    encoded length (``[CLS]`` included if ``add_cls``; sentences have at most 30 tokens, longer ``max_len`` pads,
-    shorter truncates). Samples: ``(ids [max_len] int64, label int64)``; padding mask ``ids != 0``. With
-    ``bag_of_words=True`` a sample is instead the ``[vocab]`` float vector of word counts (order is lost: an
-    order-blind baseline for MLPs).
-    Generated from ``seed`` in about a second and cached under the data folder.
+    ``train_size`` / ``test_size`` unique sentences (default 4,000 / 2,000; disjoint, class-balanced before noise;
+    each split depends only on its own size and ``seed``, a smaller split is a subset of a larger one, and a
+    sentence keeps its noisy label across split sizes); ``label_noise`` flips that fraction of the labels of both
+    splits (clean labels in ``dataset.clean_labels``); ``max_len`` is the encoded length (``[CLS]`` included if
+    ``add_cls``; sentences have at most 30 tokens, longer ``max_len`` pads, shorter truncates).
+    Samples: ``(ids [max_len] int64, label int64)``; padding mask ``ids != 0``. With ``bag_of_words=True`` a sample
+    is instead the ``[vocab]`` float vector of word counts (order is lost: an order-blind baseline for MLPs).
+    Generated from ``seed`` in a second or two and cached under the data folder.
     """
     if train_size < 2 or test_size < 2:
         raise ValueError(f"train_size and test_size must be >= 2, got {train_size} and {test_size}")
     if not 0.0 <= label_noise < 0.5:
         raise ValueError(f"label_noise must be in [0, 0.5), got {label_noise}")
-    n_per_class = (train_size + 1) // 2 + (test_size + 1) // 2
-    params = {"seed": seed, "n_per_class": n_per_class}
-    entry = cached_arrays("text", params, lambda: generate_text(n_per_class, seed), version=_VERSION)
+    per_class = {"train_per_class": (train_size + 1) // 2, "test_per_class": (test_size + 1) // 2}
+    params = {"seed": seed, **per_class}
+    entry = cached_arrays("text", params, lambda: _build(per_class["train_per_class"], per_class["test_per_class"],
+                                                         seed), version=_VERSION)
     tokenizer = WordTokenizer(build_vocab(), max_len=max_len, add_cls=add_cls)
+    part = "train" if split == "train" else "test"
+    pool = np.flatnonzero(entry["is_test"] == (part == "test"))            # this split's pool, in generation order
+    pool_clean = entry["labels"][pool].astype(np.int64)
+    local = _split_indices(pool_clean, train_size if part == "train" else test_size, seed, part)
+    idx = pool[local]
     clean = entry["labels"].astype(np.int64)
-    train_idx, test_idx = _split_indices(clean, train_size, test_size, seed)
-    idx = train_idx if split == "train" else test_idx
-    flip = _noise_draws(clean, seed)[idx] < label_noise
+    flip = _noise_draws(pool_clean, seed, part)[local] < label_noise
     labels = np.where(flip, 1 - clean[idx], clean[idx])
     sentences = [tokenizer.decode(row) for row in entry["tokens"][idx].astype(np.int64)]
     lengths = (entry["tokens"][idx] != PAD_ID).sum(1) + int(add_cls)
