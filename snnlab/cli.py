@@ -56,8 +56,13 @@ def _cmd_reproduce(args) -> int:
     for arm, summary in record["arms"].items():
         print(f"  {arm:14s} {summary['mean']:6.2f} ± {summary['std']:.2f}   per seed: "
               + ", ".join(f"{v:.2f}" for v in summary["per_seed"]))
-    effect = record["effect"]
-    print(f"  effect ({effect['of']}): {effect['mean']:+.2f} ± {effect['std']:.2f} -> {effect['verdict']}")
+    effect, premise = record["effect"], record["premise"]
+    interval = "" if effect["ci"] is None else f", 95% CI [{effect['ci'][0]:+.2f}, {effect['ci'][1]:+.2f}]"
+    mde = "" if effect["mde"] is None else f", MDE {effect['mde']:.2f}"
+    print(f"  effect ({effect['of']}): {effect['mean']:+.2f} ± {effect['std']:.2f}{interval}{mde}")
+    print(f"  premise: {premise['statement']}: measured {premise['measured']:.2f} "
+          f"({premise['comparison']} {premise['threshold']:g}) -> {'holds' if premise['holds'] else 'not met'}")
+    print(f"  verdict: {effect['verdict']}")
     if "path" in record:
         print(f"written to {record['path']}")
     return 0
@@ -91,9 +96,13 @@ def _cmd_data(args) -> int:
 
         record = run_baseline(args.name, seeds=args.seeds, progress=not args.quiet)
         acc = record["accuracy"]
-        print(f"baseline ({record['settings']['model']}, T={record['settings']['T']}): test accuracy "
-              f"{acc['mean']:.2f} ± {acc['std']:.2f} over {acc['n']} seed(s), {record['wall_clock_s']:.1f} s; "
-              f"written to {record['path']}")
+        print(f"baseline SNN ({record['settings']['model']}, T={record['settings']['T']}): test accuracy "
+              f"{acc['mean']:.2f} ± {acc['std']:.2f} over {acc['n']} seed(s), {record['snn_wall_clock_s']:.1f} s")
+        if "ann" in record:
+            ann = record["ann"]
+            print(f"baseline ANN twin: test accuracy {ann['accuracy']['mean']:.2f} ± {ann['accuracy']['std']:.2f}, "
+                  f"{ann['wall_clock_s']:.1f} s")
+        print(f"written to {record['path']}")
     return 0
 
 
@@ -114,7 +123,7 @@ def _cmd_bench(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .repro import PRESETS
+    from .repro import BOOK_SEEDS, PRESETS
 
     parser = argparse.ArgumentParser(prog="snnlab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -137,8 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="prepare (generate or load) a dataset and describe it")
     data.add_argument("name")
     data.add_argument("--baseline", action="store_true",
-                      help="also train the small SNN baseline at the book preset (results/baselines/NAME.json)")
-    data.add_argument("--seeds", type=int, default=1, help="baseline seeds (default 1)")
+                      help="also train the small SNN baseline (and, where it has one, its ANN twin) at the book "
+                           "preset (results/baselines/NAME.json)")
+    data.add_argument("--seeds", type=int, default=BOOK_SEEDS, help=f"baseline seeds (default {BOOK_SEEDS})")
     data.add_argument("--quiet", action="store_true", help="no progress bars")
     bench = sub.add_parser("bench", help="run the benchmarks in bench/ (ratios measured side by side)")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke check of the benchmark code)")

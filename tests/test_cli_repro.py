@@ -44,9 +44,12 @@ def test_cli_list_and_data(capsys):
 def test_tet_smoke_reproduction_writes_complete_record(tmp_path):
     record = run("tet", preset="smoke", seeds=2, out=str(tmp_path), progress=False)
     saved = json.loads((tmp_path / "tet-smoke.json").read_text())
-    for key in ("paper", "setting", "preset", "metric", "arms", "effect", "wall_clock_s", "hardware", "versions",
-                "git_sha"):
+    for key in ("paper", "setting", "preset", "metric", "data", "arms", "effect", "premise", "wall_clock_s", "hardware",
+                "versions", "git_sha"):
         assert key in saved
+    assert saved["data"]["test_size"] == 540 and saved["effect"]["test_size"] == 540
+    assert saved["effect"]["ci"][0] <= saved["effect"]["mean"] <= saved["effect"]["ci"][1]
+    assert saved["effect"]["mde"] is not None and saved["premise"]["statement"].startswith("the baseline leaves room")
     for arm in ("tet", "mean_ce"):
         values = saved["arms"][arm]["per_seed"]
         assert len(values) == 2 and all(0 <= v <= 100 for v in values)
@@ -114,9 +117,10 @@ def test_paper_variants_are_run_at_the_paper_preset_and_recorded_apart(tmp_path,
 
     toy = registry.Reproduction(
         name="toy", paper="p", claim="c", metric="m", arms=("method", "baseline"), run_seed=run_seed,
-        presets={preset: {"value": 1.0, "seeds": 2} for preset in ("smoke", "book", "paper")},
+        presets={preset: {"dataset": "digits", "value": 1.0, "seeds": 2} for preset in ("smoke", "book", "paper")},
         paper_result={"method": 1.0},
-        variants={"other": registry.PaperVariant({"value": 5.0, "seeds": 2}, {"method": 5.0})})
+        premise=registry.Premise("method above baseline", registry.arm_gap("method", "baseline"), 0.0),
+        variants={"other": registry.PaperVariant({"dataset": "digits", "value": 5.0, "seeds": 2}, {"method": 5.0})})
     monkeypatch.setitem(registry._REGISTRY, "toy", toy)
     record = run("toy", preset="paper", variant="other", out=str(tmp_path), progress=False)
     assert record["arms"]["method"]["per_seed"] == [5.0, 6.0] and record["paper_result"] == {"method": 5.0}

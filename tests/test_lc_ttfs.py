@@ -207,7 +207,10 @@ def test_lc_ttfs_reproduction_smoke_is_lossless(tmp_path, monkeypatch):
 
     monkeypatch.setenv("SNNLAB_DATA", str(tmp_path))
     record = run("lc-ttfs", preset="smoke", out=None, progress=False)
-    assert record["effect"]["verdict"] == "reproduced" and record["effect"]["equivalence"] == 0.0
+    # the equality holds on every seed; whether the smoke preset's briefly trained ANNs pass the premise (50 points
+    # above chance) does not matter here, but it is measured
+    assert record["effect"]["verdict_of_difference"] == "reproduced" and record["effect"]["equivalence"] == 0.0
+    assert record["premise"]["measured"] is not None
     for net in ("mlp", "cnn"):
         ttfs, ann = record["arms"][f"{net}-ttfs"], record["arms"][f"{net}-ann"]
         assert ttfs["per_seed"] == ann["per_seed"] and ttfs["metrics"]["agreement"]["mean"] == 100.0

@@ -1,5 +1,5 @@
-"""The committed records under results/ are the ones the chapters show: each must still describe its reproduction's
-current book preset (else the book build would train again, or show numbers of another setting)."""
+"""The committed records under results/ are the ones the chapters show: each must describe its reproduction's current
+book preset, or be shown by its chapter as made with another setting (``recorded_run(...)["stale"]``)."""
 from __future__ import annotations
 
 import json
@@ -7,15 +7,28 @@ from pathlib import Path
 
 import pytest
 
-from snnlab.repro import get_reproduction, get_sweep
+from snnlab.repro import assess, get_reproduction, get_sweep, recorded_run, recorded_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = sorted((ROOT / "results").glob("*-book.json"))
 SWEEP_RECORDS = sorted((ROOT / "results" / "sweeps").glob("*-book.json"))
 
+AWAITING_RERUN = {"mskd", "tssd", "tssd-events", "ssnn", "kdsnn", "lasnn", "joint-asnn",
+                  "spikingbert", "tssd-teacher-steps", "ssnn-average-steps"}
+"""Records made before the book presets moved to 5 seeds and larger test splits; their chapters show them with the
+list of differences until ``snnlab reproduce NAME --preset book`` (``snnlab sweep``) writes them again. A record
+that matches its preset must leave this set (:func:`_expect_current` fails when it is still listed)."""
+
 
 def _plain(value):
     return json.loads(json.dumps(value))
+
+
+def _expect_current(name: str, stale: list[str]):
+    """xfail a listed record that is stale; fail a listed record that is current (the list must shrink)."""
+    if name in AWAITING_RERUN:
+        assert stale, f"{name}'s record matches its preset now: remove it from AWAITING_RERUN"
+        pytest.xfail(f"{name}: book record awaiting a re-run at the current preset ({'; '.join(stale)})")
 
 
 def test_there_are_book_records():
@@ -25,26 +38,41 @@ def test_there_are_book_records():
 
 
 @pytest.mark.parametrize("path", RECORDS, ids=[p.stem for p in RECORDS])
+def test_every_record_is_assessed_by_the_current_rule(path):
+    """Old or new, a record gets the interval, the MDE (for claims of difference) and its premise when read."""
+    record = assess(json.loads(path.read_text()))
+    reproduction = get_reproduction(record["name"])
+    effect = record["effect"]
+    assert effect["per_seed"] == pytest.approx(
+        [a - b for a, b in zip(*(record["arms"][arm]["per_seed"] for arm in reproduction.arms[:2]))])
+    assert effect["ci"][0] <= effect["mean"] <= effect["ci"][1]
+    assert (effect["mde"] is None) == (reproduction.equivalence is not None)
+    assert record["premise"]["statement"] == reproduction.premise.statement
+
+
+@pytest.mark.parametrize("path", RECORDS, ids=[p.stem for p in RECORDS])
 def test_book_record_matches_its_preset(path):
     record = json.loads(path.read_text())
+    shown = recorded_run(record["name"], "book", results=path.parent)
+    _expect_current(record["name"], shown["stale"])
     reproduction = get_reproduction(record["name"])
-    settings = reproduction.settings("book")
-    assert record["setting"] == _plain(settings), (
+    assert shown["stale"] == [], (
         f"the book preset of {record['name']!r} changed: rerun `snnlab reproduce {record['name']} --preset book` "
         "and commit the record")
     assert tuple(record["arms"]) == reproduction.arms
-    assert all(arm["n"] == settings["seeds"] for arm in record["arms"].values())
-    assert record["effect"]["per_seed"] == pytest.approx(
-        [a - b for a, b in zip(*(record["arms"][arm]["per_seed"] for arm in reproduction.arms[:2]))])
+    assert all(arm["n"] == reproduction.settings("book")["seeds"] for arm in record["arms"].values())
+    assert record["premise"]["measured"] is not None and "mde" in record["effect"] and record["data"]["test_size"]
 
 
 @pytest.mark.parametrize("path", SWEEP_RECORDS, ids=[p.stem for p in SWEEP_RECORDS])
 def test_sweep_record_matches_its_preset(path):
     record = json.loads(path.read_text())
+    shown = recorded_sweep(record["name"], "book", results=path.parent)
+    _expect_current(record["name"], shown["stale"])
     sweep = get_sweep(record["name"])
     settings = get_reproduction(sweep.reproduction).settings("book")
-    assert record["setting"] == _plain(settings) and record["values"] == sweep.values_for("book"), (
+    assert shown["stale"] == [], (
         f"the book preset of sweep {record['name']!r} changed: rerun `snnlab sweep {record['name']} --preset book` "
         "and commit the record")
-    assert record["seeds"] == settings["seeds"]
+    assert record["setting"] == _plain(settings) and record["seeds"] == settings["seeds"]
     assert all(len(points) == len(record["values"]) for points in record["series"].values())

@@ -84,14 +84,18 @@ def test_ssnn_learns_on_digits(tmp_path, monkeypatch):
     assert history[-1]["loss"] < history[0]["loss"] and history[-1]["test_acc"] > 50.0                # chance: 10 %
 
 
-def test_reproduction_runs_every_arm_at_the_same_t_avg(tmp_path, monkeypatch):
+def test_reproduction_runs_the_compared_arms_at_the_same_t_avg(tmp_path, monkeypatch):
     from snnlab.repro import run
     from snnlab.repro.ssnn import ARMS
 
     monkeypatch.setenv("SNNLAB_DATA", str(tmp_path))
     record = run("ssnn", preset="smoke", out=None, progress=False)
     assert tuple(record["arms"]) == ARMS and record["effect"]["of"] == "ssnn - baseline"
-    assert {arm["metrics"]["T_avg"]["mean"] for arm in record["arms"].values()} == {4.0}
+    steps = {arm: summary["metrics"]["T_avg"]["mean"] for arm, summary in record["arms"].items()}
+    assert steps == {"ssnn": 4.0, "baseline": 4.0, "no-transformer": 4.0, "no-early-classifiers": 4.0,
+                     "baseline-at-T1": 6.0}                                   # the premise's arm runs at T_1
+    assert record["premise"]["measured"] == pytest.approx(
+        record["arms"]["baseline-at-T1"]["mean"] - record["arms"]["baseline"]["mean"])
 
 
 def test_resnet18_runs_in_stages_at_shrinking_steps():

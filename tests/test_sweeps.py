@@ -1,5 +1,6 @@
-"""Sweeps and saved records: a sweep summarises every point over seeds, a saved record is read back only while it
-matches the preset, and the TSSD and SSNN sweeps run end to end at the smoke preset."""
+"""Sweeps and saved records: a sweep summarises every point over seeds, a saved record is read back (with the list of
+its differences from the current preset, never retrained silently), and the TSSD and SSNN sweeps run end to end at
+the smoke preset."""
 from __future__ import annotations
 
 import json
@@ -18,16 +19,16 @@ def _toy(monkeypatch, calls):
         calls.append(("point", value, seed))
         return {"a": settings["value"] * value + seed, "b": -value}
 
-    presets = {preset: {"value": 2.0, "seeds": 2} for preset in ("smoke", "book", "paper")}
+    presets = {preset: {"dataset": "digits", "value": 2.0, "seeds": 2} for preset in ("smoke", "book", "paper")}
     monkeypatch.setitem(registry._REGISTRY, "toy", registry.Reproduction(
         name="toy", paper="p", claim="c", metric="m", arms=("method", "baseline"), presets=presets,
-        run_seed=run_seed))
+        run_seed=run_seed, premise=registry.Premise("method above 1", lambda arms: arms["method"]["mean"], 1.0)))
     monkeypatch.setitem(sweeps._SWEEPS, "toy-sweep", sweeps.Sweep(
         name="toy-sweep", reproduction="toy", parameter="v", values={"book": (1, 3)}, run_point=run_point))
     return presets
 
 
-def test_sweep_summarises_each_point_over_seeds_and_is_read_back_while_it_matches(tmp_path, monkeypatch):
+def test_sweep_summarises_each_point_over_seeds_and_is_read_back_with_its_differences(tmp_path, monkeypatch):
     calls = []
     presets = _toy(monkeypatch, calls)
     record = run_sweep("toy-sweep", "book", out=tmp_path, progress=False)
@@ -37,12 +38,15 @@ def test_sweep_summarises_each_point_over_seeds_and_is_read_back_while_it_matche
     assert json.loads((tmp_path / "toy-sweep-book.json").read_text())["series"] == record["series"]
 
     calls.clear()
-    assert recorded_sweep("toy-sweep", "book", results=tmp_path)["source"] == str(tmp_path / "toy-sweep-book.json")
+    saved = recorded_sweep("toy-sweep", "book", results=tmp_path)
+    assert saved["source"] == str(tmp_path / "toy-sweep-book.json") and saved["stale"] == []
     assert calls == []                                                              # nothing trained
     assert recorded_sweep("toy-sweep", "book", results=tmp_path, rerun=True)["source"] == "run now"
     presets["book"]["value"] = 5.0                                                 # the preset changed
     calls.clear()
-    fresh = recorded_sweep("toy-sweep", "book", results=tmp_path)
+    stale = recorded_sweep("toy-sweep", "book", results=tmp_path)
+    assert stale["stale"] == ["setting.value: 2.0 in the record, 5.0 in the preset"] and calls == []
+    fresh = recorded_sweep("toy-sweep", "book", results=tmp_path, rerun=True)
     assert fresh["source"] == "run now" and fresh["series"]["a"][0]["per_seed"] == [5.0, 6.0] and calls
     with pytest.raises(ValueError, match="no values for preset 'paper'; available: book"):
         run_sweep("toy-sweep", "paper", out=None)
@@ -50,15 +54,19 @@ def test_sweep_summarises_each_point_over_seeds_and_is_read_back_while_it_matche
         run_sweep("nope")
 
 
-def test_recorded_run_uses_the_saved_record_only_for_the_same_setting(tmp_path, monkeypatch):
+def test_recorded_run_reads_the_saved_record_and_names_what_changed(tmp_path, monkeypatch):
     calls = []
     presets = _toy(monkeypatch, calls)
-    run("toy", "book", out=str(tmp_path), progress=False)
+    written = run("toy", "book", out=str(tmp_path), progress=False)
+    assert written["data"] == {"dataset": "digits", "train_size": 1257, "test_size": 540, "checksum": None}
+    assert written["premise"]["measured"] == 2.5 and written["effect"]["test_size"] == 540
     calls.clear()
     saved = recorded_run("toy", "book", results=tmp_path)
-    assert saved["source"] == str(tmp_path / "toy-book.json") and calls == []
+    assert saved["source"] == str(tmp_path / "toy-book.json") and saved["stale"] == [] and calls == []
     presets["book"]["value"] = 7.0
-    fresh = recorded_run("toy", "book", results=tmp_path)
+    stale = recorded_run("toy", "book", results=tmp_path)
+    assert stale["stale"] == ["value: 2.0 in the record, 7.0 in the preset"] and calls == []
+    fresh = recorded_run("toy", "book", results=tmp_path, rerun=True)
     assert fresh["source"] == "run now" and fresh["arms"]["method"]["per_seed"] == [7.0, 8.0]
 
 

@@ -11,11 +11,13 @@ from . import spikingbert as _spikingbert  # noqa: F401  (registers "spikingbert
 from . import ssnn as _ssnn  # noqa: F401  (registers "ssnn", sweep "ssnn-average-steps")
 from . import tet as _tet  # noqa: F401  (registers "tet")
 from . import tssd as _tssd  # noqa: F401  (registers "tssd", "tssd-events", sweep "tssd-teacher-steps")
-from .registry import (PRESETS, PaperVariant, Reproduction, get_reproduction, recorded_run, register,
-                       reproduction_names, run)
+from .registry import (BOOK_SEEDS, PRESETS, VERDICTS, PaperVariant, Premise, Reproduction, assess, get_reproduction,
+                       recorded_run, register, reproduction_names, run, stale_differences)
+from .report import conclusion, effect_text, interval_text, paper_text
 from .results import load_results
 from .sweeps import Sweep, get_sweep, recorded_sweep, register_sweep, run_sweep, sweep_names
 
-__all__ = ["PRESETS", "PaperVariant", "Reproduction", "run", "recorded_run", "register", "get_reproduction",
-           "reproduction_names", "load_results", "Sweep", "register_sweep", "get_sweep", "sweep_names", "run_sweep",
+__all__ = ["PRESETS", "BOOK_SEEDS", "VERDICTS", "PaperVariant", "Premise", "Reproduction", "run", "assess",
+           "recorded_run", "stale_differences", "conclusion", "paper_text", "effect_text", "interval_text", "register",
+           "get_reproduction", "reproduction_names", "load_results", "Sweep", "register_sweep", "get_sweep", "sweep_names", "run_sweep",
            "recorded_sweep"]

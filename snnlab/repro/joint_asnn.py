@@ -24,7 +24,7 @@ from ..methods.joint_asnn import JointASNN, SummedOutputCE
 from ..models.factorised import JointNet
 from ..train import TrainConfig, Trainer
 from .common import fit, load_data
-from .registry import PaperVariant, Reproduction, register
+from .registry import BOOK_SEEDS, PaperVariant, Premise, Reproduction, arm_gap, register
 
 __all__ = ["PRESETS", "VARIANTS", "ARMS", "JOINT_ARMS", "run_seed"]
 
@@ -50,7 +50,7 @@ PRESETS = {
                   train=dict(_ADAM, epochs=1), energy_samples=32, seeds=1),
     "book": dict(dataset="digits", data_options=dict(size=16, train_limit=600, noise=0.1), model="small-cnn",
                  model_options=dict(in_channels=1, width=8, neuron="joint-asnn"), T=4, **_LOSS,
-                 train=dict(_ADAM, epochs=10), energy_samples=256, seeds=3),
+                 train=dict(_ADAM, epochs=10), energy_samples=256, seeds=BOOK_SEEDS),
     "paper": dict(dataset="cifar100", data_options=_CIFAR, model="resnet18",
                   model_options=dict(in_channels=3, neuron="joint-asnn"), T=4, **_LOSS, train=_PAPER_TRAIN,
                   energy_samples=256, seeds=1),
@@ -123,6 +123,8 @@ register(Reproduction(
           "branches) is more accurate than the same SNN trained alone",
     metric="SNN test accuracy (%) (ANN arms: ANN test accuracy)",
     arms=ARMS,
+    premise=Premise("the ANN has something to teach: the jointly trained ANN beats the SNN trained alone by at least "
+                    "1 point", arm_gap("joint-ann", "snn-alone"), 1.0),
     presets=PRESETS,
     run_seed=run_seed,
     paper_result={"dataset": "CIFAR-100", "model": "ResNet-18", "T": 4, "joint-snn": 77.39},

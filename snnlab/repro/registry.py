@@ -1,4 +1,5 @@
-"""The reproduction registry and the runner that turns a reproduction + preset into a results file."""
+"""The reproduction registry, the runner that turns a reproduction + preset into a results file, and the assessment
+of a record (effect, interval, premise, verdict)."""
 from __future__ import annotations
 
 import json
@@ -8,15 +9,24 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from ..data import get_dataset
 from ..reproducibility import environment_info
+from .premise import Premise, arm_gap, arm_value
 from .results import paired_effect, result_path, summarise, write_result
 
-__all__ = ["PRESETS", "PaperVariant", "Reproduction", "register", "get_reproduction", "reproduction_names", "run",
-           "recorded_run"]
+__all__ = ["PRESETS", "BOOK_SEEDS", "VERDICTS", "PaperVariant", "Premise", "Reproduction", "register",
+           "get_reproduction", "reproduction_names", "run", "assess", "recorded_run", "stale_differences", "arm_value",
+           "arm_gap", "json_roundtrip"]
 
 PRESETS = ("smoke", "book", "paper")
 """``smoke``: seconds, for tests; ``book``: embedded data on a 2-core CPU (the notebooks' default);
 ``paper``: the paper's data, architecture and schedule, for a GPU."""
+
+BOOK_SEEDS = 5
+"""Seeds of every book preset: enough for a Student-t interval with 4 degrees of freedom."""
+
+VERDICTS = ("reproduced", "reversed", "inconclusive", "not reproduced", "premise not met", "premise not measured")
+"""Every verdict a record can carry (:func:`assess`)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,8 @@ class Reproduction:
     ``arms[0]`` and ``arms[1]`` (see :func:`~snnlab.repro.results.paired_effect`)."""
     variants: dict[str, PaperVariant] = field(default_factory=dict)
     """The paper's further settings beside the ``paper`` preset's, by name."""
+    premise: Premise | None = None
+    """The condition the claim depends on, measured in every run (required by :func:`register`)."""
 
     def settings(self, preset: str, variant: str | None = None) -> dict:
         if preset not in PRESETS:
@@ -80,6 +92,9 @@ def register(reproduction: Reproduction) -> Reproduction:
     missing = set(PRESETS) - set(reproduction.presets)
     if missing:
         raise ValueError(f"reproduction {reproduction.name!r} lacks presets {sorted(missing)}")
+    if reproduction.premise is None:
+        raise ValueError(f"reproduction {reproduction.name!r} declares no premise: state the condition its claim "
+                         "depends on as a Premise, measured from its arms")
     _REGISTRY[reproduction.name] = reproduction
     return reproduction
 
@@ -103,15 +118,58 @@ def _summarise_arm(results: list[dict]) -> dict:
     return arm
 
 
+def json_roundtrip(value):
+    """``value`` as JSON gives it back (tuples become lists), so a saved setting compares equal to a preset."""
+    return json.loads(json.dumps(value))
+
+
+def data_summary(settings: dict) -> dict:
+    """The data a setting trains and tests on: name, split sizes and (where the data set reports one) the content
+    checksum of its cache entry, so a record says which version of a generated set it was measured on."""
+    options = settings.get("data_options", {})
+    splits = {split: get_dataset(settings["dataset"], split, **options) for split in ("train", "test")}
+    info = splits["test"].info
+    checksum = info.extra.get("checksum") or info.extra.get("cache", {}).get("checksum")
+    return {"dataset": settings["dataset"], "train_size": len(splits["train"]), "test_size": len(splits["test"]),
+            "checksum": checksum}
+
+
+def _combined_verdict(difference_verdict: str, premise: dict) -> str:
+    """The claim's verdict: the difference's, unless the premise failed (or could not be measured)."""
+    if premise["holds"] is None:
+        return "premise not measured"
+    return difference_verdict if premise["holds"] else "premise not met"
+
+
+def assess(record: dict) -> dict:
+    """``record`` with its ``effect`` and ``premise`` (re)computed from its per-seed arm values by the current rule
+    (:func:`~snnlab.repro.results.paired_effect`) and the reproduction's :class:`Premise`.
+
+    ``effect["verdict_of_difference"]`` is the interval's verdict; ``effect["verdict"]`` is the claim's: the same,
+    or ``"premise not met"`` when the premise does not hold (``"premise not measured"`` when the record lacks an arm
+    the premise needs).
+    """
+    reproduction = get_reproduction(record["name"])
+    method_arm, baseline_arm = record["effect"]["of"].split(" - ")
+    arms = record["arms"]
+    effect = paired_effect(arms[method_arm]["per_seed"], arms[baseline_arm]["per_seed"], reproduction.equivalence)
+    premise = reproduction.premise.assess(arms)
+    return {**record, "premise": premise,
+            "effect": {"of": record["effect"]["of"], **effect, "test_size": record.get("data", {}).get("test_size"),
+                       "verdict_of_difference": effect["verdict"],
+                       "verdict": _combined_verdict(effect["verdict"], premise)}}
+
+
 def run(name: str, preset: str = "book", seeds: int | None = None, out: str | None = "results",
         progress: bool = True, variant: str | None = None) -> dict:
     """Run reproduction ``name`` at ``preset`` over ``seeds`` seeds (default: the preset's), write and return the record.
 
     ``variant`` picks one of the paper's further settings (:attr:`Reproduction.variants`; ``paper`` preset only).
 
-    The record holds the paper, the setting, the preset, the metric, per-seed values with mean and std for each arm,
-    the paired effect (method − baseline) with its verdict, the wall-clock time, hardware, package versions and the
-    git SHA. It is written to ``out/<name>-<preset>[-<variant>].json`` (unless ``out`` is None).
+    The record holds the paper, the setting, the preset, the metric, the data (split sizes, checksum), per-seed
+    values with mean and std for each arm, the paired effect (method − baseline) with its 95 % interval, minimum
+    detectable effect and verdict (:func:`assess`), the premise as measured, the wall-clock time, hardware, package
+    versions and the git SHA. It is written to ``out/<name>-<preset>[-<variant>].json`` (unless ``out`` is None).
     """
     reproduction = get_reproduction(name)
     settings = reproduction.settings(preset, variant)
@@ -122,20 +180,18 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
     per_seed = [reproduction.run_seed(settings, seed, progress) for seed in range(n_seeds)]
     wall = time.perf_counter() - start
     method_arm, baseline_arm = reproduction.arms[:2]
-    arms = {arm: _summarise_arm([r[arm] for r in per_seed]) for arm in reproduction.arms}
     env = environment_info()
-    record = {
+    record = assess({
         "name": name,
         "paper": reproduction.paper,
         "claim": reproduction.claim,
         "preset": preset,
         "variant": variant,
-        "setting": settings,
+        "setting": json_roundtrip(settings),
         "metric": reproduction.metric,
-        "arms": arms,
-        "effect": {"of": f"{method_arm} - {baseline_arm}",
-                   **paired_effect(arms[method_arm]["per_seed"], arms[baseline_arm]["per_seed"],
-                                   reproduction.equivalence)},
+        "data": data_summary(settings),
+        "arms": {arm: _summarise_arm([r[arm] for r in per_seed]) for arm in reproduction.arms},
+        "effect": {"of": f"{method_arm} - {baseline_arm}"},
         "paper_result": reproduction.target(preset, variant),
         "wall_clock_s": wall,
         "hardware": env["hardware"],
@@ -143,23 +199,41 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
         "python": env["python"],
         "git_sha": env["git_sha"],
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
+    })
     if out is not None:
         record["path"] = str(write_result(record, out))
     return record
 
 
+def _flatten(value, prefix: str = "") -> dict:
+    if isinstance(value, dict):
+        return {k: v for key, item in value.items() for k, v in _flatten(item, f"{prefix}{key}.").items()}
+    return {prefix[:-1]: value}
+
+
+def stale_differences(saved_setting: dict, current_setting: dict) -> list[str]:
+    """Each setting entry that differs between a saved record and the current preset, as
+    ``"key: <saved> in the record, <current> in the preset"`` (empty when the record is current)."""
+    saved, current = _flatten(json_roundtrip(saved_setting)), _flatten(json_roundtrip(current_setting))
+    missing = "(absent)"
+    return [f"{key}: {saved.get(key, missing)} in the record, {current.get(key, missing)} in the preset"
+            for key in sorted(saved.keys() | current.keys()) if saved.get(key, missing) != current.get(key, missing)]
+
+
 def recorded_run(name: str, preset: str = "book", results: str | Path = "results", rerun: bool = False,
                  progress: bool = True) -> dict:
-    """The saved record ``results/<name>-<preset>.json`` when its setting is the preset's (and not ``rerun``);
-    otherwise :func:`run` now, without writing. ``record["source"]`` says which.
+    """The saved record ``results/<name>-<preset>.json`` (unless ``rerun``), assessed by the current verdict rule;
+    :func:`run` now, without writing, when there is none or ``rerun`` is set. ``record["source"]`` says which.
 
     This is how a chapter shows a reproduction that takes longer than a book build should: the record is written
-    once by ``snnlab reproduce NAME --preset book`` and read back as long as the preset is unchanged.
+    once by ``snnlab reproduce NAME --preset book`` and read back. ``record["stale"]`` lists how the record's
+    setting differs from the current preset (:func:`stale_differences`); a chapter shows that list rather than
+    training for many minutes during a book build, and ``snnlab reproduce NAME --preset book`` brings the record up
+    to date.
     """
     path = result_path(results, name, preset)
+    settings = get_reproduction(name).settings(preset)
     if path.exists() and not rerun:
-        saved = json.loads(path.read_text())
-        if saved["setting"] == json.loads(json.dumps(get_reproduction(name).settings(preset))):
-            return {**saved, "source": str(path)}
-    return {**run(name, preset, out=None, progress=progress), "source": "run now"}
+        saved = assess(json.loads(path.read_text()))
+        return {**saved, "source": str(path), "stale": stale_differences(saved["setting"], settings)}
+    return {**run(name, preset, out=None, progress=progress), "source": "run now", "stale": []}

@@ -3,8 +3,8 @@
 A :class:`Sweep` names the reproduction whose preset it starts from, the values per preset, and a function that
 trains one point for one seed and returns a metric per series (e.g. ``{"ssnn": 88.1, "baseline": 86.0}``).
 :func:`run_sweep` writes ``results/sweeps/<name>-<preset>.json`` (``snnlab sweep NAME --preset book``);
-:func:`recorded_sweep` is what a chapter calls: the saved record when its setting and values are the preset's,
-otherwise a fresh run (not written).
+:func:`recorded_sweep` is what a chapter calls: the saved record (with how it differs from the current preset), or a
+fresh run (not written) when there is none.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import Callable
 
 from ..io import atomic_write_json
 from ..reproducibility import environment_info
-from .registry import get_reproduction
+from .registry import get_reproduction, json_roundtrip, stale_differences
 from .results import summarise
 
 __all__ = ["Sweep", "register_sweep", "get_sweep", "sweep_names", "run_sweep", "recorded_sweep", "SWEEP_DIR"]
@@ -41,7 +41,7 @@ class Sweep:
         if preset not in self.values:
             raise ValueError(f"sweep {self.name!r} has no values for preset {preset!r}; available: "
                              f"{', '.join(self.values)}")
-        return _plain(list(self.values[preset]))
+        return json_roundtrip(list(self.values[preset]))
 
 
 _SWEEPS: dict[str, Sweep] = {}
@@ -63,11 +63,6 @@ def get_sweep(name: str) -> Sweep:
         raise ValueError(f"unknown sweep {name!r}; available: {', '.join(sweep_names())}") from None
 
 
-def _plain(value):
-    """``value`` as JSON gives it back (tuples become lists), so a saved record compares equal to a fresh one."""
-    return json.loads(json.dumps(value))
-
-
 def run_sweep(name: str, preset: str = "book", seeds: int | None = None, out: str | Path | None = SWEEP_DIR,
               progress: bool = True) -> dict:
     """Run sweep ``name`` at ``preset`` for ``seeds`` seeds (default: the reproduction's preset's) and return the
@@ -85,7 +80,7 @@ def run_sweep(name: str, preset: str = "book", seeds: int | None = None, out: st
               for key in points[0][0]}
     env = environment_info()
     record = {"name": name, "reproduction": sweep.reproduction, "description": sweep.description, "preset": preset,
-              "parameter": sweep.parameter, "values": values, "setting": _plain(settings), "seeds": n_seeds,
+              "parameter": sweep.parameter, "values": values, "setting": json_roundtrip(settings), "seeds": n_seeds,
               "series": series, "wall_clock_s": time.perf_counter() - start, "hardware": env["hardware"],
               "versions": env["versions"], "git_sha": env["git_sha"],
               "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
@@ -98,14 +93,15 @@ def run_sweep(name: str, preset: str = "book", seeds: int | None = None, out: st
 
 def recorded_sweep(name: str, preset: str = "book", results: str | Path = SWEEP_DIR, rerun: bool = False,
                    progress: bool = True) -> dict:
-    """The saved record ``results/<name>-<preset>.json`` if its setting, values and seeds are the preset's (and not
-    ``rerun``); otherwise :func:`run_sweep` now, without writing. ``record["source"]`` says which."""
+    """The saved record ``results/<name>-<preset>.json`` (unless ``rerun``); otherwise :func:`run_sweep` now, without
+    writing. ``record["source"]`` says which; ``record["stale"]`` lists how the saved setting, values or seed count
+    differ from the current preset (see :func:`~snnlab.repro.registry.stale_differences`)."""
     sweep = get_sweep(name)
     path = Path(results) / f"{name}-{preset}.json"
-    settings = _plain(get_reproduction(sweep.reproduction).settings(preset))
+    settings = get_reproduction(sweep.reproduction).settings(preset)
     if path.exists() and not rerun:
         saved = json.loads(path.read_text())
-        if (saved["setting"], saved["values"], saved["seeds"]) == (settings, sweep.values_for(preset),
-                                                                    settings["seeds"]):
-            return {**saved, "source": str(path)}
-    return {**run_sweep(name, preset, out=None, progress=progress), "source": "run now"}
+        current = {"setting": settings, "values": sweep.values_for(preset), "seeds": settings["seeds"]}
+        recorded = {key: saved[key] for key in current}
+        return {**saved, "source": str(path), "stale": stale_differences(recorded, current)}
+    return {**run_sweep(name, preset, out=None, progress=progress), "source": "run now", "stale": []}

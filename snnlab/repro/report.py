@@ -1,0 +1,60 @@
+"""A record in words: the conclusion every chapter and the Results page show for a reproduction."""
+from __future__ import annotations
+
+__all__ = ["paper_text", "interval_text", "effect_text", "premise_text", "conclusion"]
+
+
+def paper_text(record: dict) -> str:
+    """The paper's number for the method arm with its setting (data set, model, T), or what the paper claims."""
+    paper = record.get("paper_result")
+    method_arm = record["effect"]["of"].split(" - ")[0]
+    if not paper:
+        return "no number from the paper is recorded for this setting"
+    context = [str(paper[key]) for key in ("dataset", "model") if key in paper]
+    context += [f"T = {paper['T']}"] if "T" in paper else []
+    value = paper.get(method_arm)
+    head = f"{value} %" if isinstance(value, (int, float)) else "no number for this arm"
+    note = f"; {paper['note']}" if paper.get("note") else ""
+    return f"{head} ({', '.join(context)}{note})"
+
+
+def interval_text(effect: dict) -> str:
+    """The 95 % interval of a paired effect as ``[low, high]`` (none for a single seed)."""
+    interval = effect.get("ci")
+    return f"[{interval[0]:+.2f}, {interval[1]:+.2f}]" if interval else "[none for a single seed]"
+
+
+def effect_text(effect: dict) -> str:
+    """``mean difference [95 % CI] (n seeds)``, in the metric's units."""
+    return f"{effect['mean']:+.2f} {interval_text(effect)} ({effect['n']} seed{'s' if effect['n'] != 1 else ''})"
+
+
+def premise_text(premise: dict) -> str:
+    """The premise, what was measured, and whether it holds."""
+    if premise["holds"] is None:
+        return f"{premise['statement']} — not measured in this record"
+    verdict = "holds" if premise["holds"] else "does not hold"
+    return (f"{premise['statement']} — measured {premise['measured']:.2f} (needs {premise['comparison']} "
+            f"{premise['threshold']:g}): **{verdict}**")
+
+
+def conclusion(record: dict) -> str:
+    """Markdown: the verdict with the difference's 95 % interval, the minimum detectable effect and the test split,
+    the premise, the paper's number, and, for a saved record made with another setting than the current preset,
+    the differences and the command that brings it up to date. ``record`` is assessed (it has ``premise`` and the
+    interval; :func:`~snnlab.repro.registry.assess`)."""
+    effect, premise = record["effect"], record["premise"]
+    details = [f"difference {effect['of']} = {effect_text(effect)}"]
+    if effect.get("mde") is not None:
+        details.append(f"minimum detectable effect {effect['mde']:.2f} at {effect['power']:.0%} power")
+    if effect.get("test_size"):
+        details.append(f"test split {effect['test_size']:,} samples (one sample = {100 / effect['test_size']:.3f} "
+                       "points)")
+    lines = [f"**Verdict: {effect['verdict']}** — " + "; ".join(details) + f". Rule: {effect['rule']}.",
+             f"Premise: {premise_text(premise)}.",
+             f"Paper: {paper_text(record)}."]
+    if record.get("stale"):
+        lines.append(f"This record was made with another setting than the current `{record['preset']}` preset ("
+                     + "; ".join(record["stale"]) + f"); `snnlab reproduce {record['name']} --preset "
+                     f"{record['preset']}` brings it up to date.")
+    return "\n\n".join(lines)
