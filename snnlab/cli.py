@@ -49,7 +49,7 @@ def _cmd_reproduce(args) -> int:
     from .repro import run
 
     record = run(args.name, preset=args.preset, seeds=args.seeds, out=args.out, progress=not args.quiet,
-                 variant=args.variant)
+                 variant=args.variant, resume=args.resume)
     label = record["preset"] if record["variant"] is None else f"{record['preset']}: {record['variant']}"
     print(f"{record['name']} [{label}] {record['metric']}, {record['effect']['n']} seed(s), "
           f"{record['wall_clock_s']:.1f} s")
@@ -136,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the preset's)")
     rep.add_argument("--out", default="results", help="folder for the results file (default: results)")
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
+    rep.add_argument("--resume", action="store_true",
+                     help="continue an interrupted run from its finished seeds (OUT/NAME-PRESET.partial/)")
     swp = sub.add_parser("sweep", help="vary one quantity of a reproduction's setting and write "
                                        "results/sweeps/<name>-<preset>.json")
     swp.add_argument("name")
@@ -162,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                "bench": _cmd_bench}[args.command]
     try:
         return handler(args)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, OSError) as err:  # bad names or settings, missing or unwritable files
         print(f"snnlab {args.command}: error: {err}", file=sys.stderr)
         return 2
 

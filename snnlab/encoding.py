@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import torch
 
+from .names import did_you_mean
+
 __all__ = ["direct", "poisson", "ttfs", "encode", "ENCODINGS"]
 
 
@@ -20,7 +22,15 @@ def _check_steps(T: int) -> int:
     return T
 
 
+def _check_finite(x: torch.Tensor, name: str) -> None:
+    if not torch.isfinite(x).all():
+        bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(f"{name} encoding got {bad} NaN or infinite input value(s) of {x.numel()}; clean or drop "
+                         "those samples first (a NaN input would silently become 'no spike')")
+
+
 def _check_unit_range(x: torch.Tensor, name: str) -> None:
+    _check_finite(x, name)
     if x.numel() and (x.min() < 0 or x.max() > 1):
         raise ValueError(
             f"{name} encoding needs intensities in [0, 1], got range [{x.min().item():.3g}, {x.max().item():.3g}]; "
@@ -30,6 +40,7 @@ def _check_unit_range(x: torch.Tensor, name: str) -> None:
 
 def direct(x: torch.Tensor, T: int) -> torch.Tensor:
     """Repeat the analog input at every step: ``[N, ...]`` → ``[T, N, ...]``."""
+    _check_finite(x, "direct")
     return x.unsqueeze(0).repeat(_check_steps(T), *([1] * x.dim()))
 
 
@@ -64,5 +75,6 @@ def encode(name: str, x: torch.Tensor, T: int) -> torch.Tensor:
     try:
         fn = ENCODINGS[name]
     except KeyError:
-        raise ValueError(f"unknown encoding {name!r}; choose one of {sorted(ENCODINGS)}") from None
+        raise ValueError(f"unknown encoding {name!r}; choose one of {sorted(ENCODINGS)}"
+                         f"{did_you_mean(name, ENCODINGS)}") from None
     return fn(x, T)

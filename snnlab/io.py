@@ -4,23 +4,51 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
-__all__ = ["atomic_path", "atomic_torch_save", "atomic_write_json"]
+__all__ = ["atomic_path", "atomic_torch_save", "atomic_write_json", "STALE_TEMPORARY_S"]
+
+STALE_TEMPORARY_S = 3600.0
+"""A temporary file of an atomic write older than this (seconds) was left by a killed writer and is removed."""
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete the temporaries of earlier writes of ``path`` that a killed process left behind."""
+    cutoff = time.time() - STALE_TEMPORARY_S
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+        except OSError:  # removed by another process meanwhile, or not ours to remove
+            pass
 
 
 @contextmanager
 def atomic_path(path: str | os.PathLike):
-    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically, on error it is removed."""
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically, on error it is removed.
+
+    The finished file gets the permissions any new file gets (``0o666`` less the process umask), not the private
+    ``0o600`` of a temporary file, so a shared data or results folder stays readable; temporaries that killed
+    writers left beside ``path`` more than :data:`STALE_TEMPORARY_S` ago are removed.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

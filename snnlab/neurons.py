@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 from spikingjelly.activation_based import neuron, surrogate
 
+from .names import did_you_mean
+
 __all__ = ["NeuronSpec", "PRESETS", "SURROGATES", "FUSABLE_SURROGATES", "make_neuron", "neuron_spec", "make_surrogate"]
 
 SURROGATES = {
@@ -153,7 +155,8 @@ def neuron_spec(spec: "str | NeuronSpec" = "lif", **overrides) -> NeuronSpec:
         try:
             base = PRESETS[spec]
         except KeyError:
-            raise ValueError(f"unknown neuron preset {spec!r}; choose one of {sorted(PRESETS)}") from None
+            raise ValueError(f"unknown neuron preset {spec!r}; choose one of {sorted(PRESETS)}"
+                             f"{did_you_mean(spec, PRESETS)}") from None
     unknown = set(overrides) - {f.name for f in dataclasses.fields(NeuronSpec)}
     if unknown:
         raise ValueError(f"unknown neuron option(s) {sorted(unknown)}; valid: {[f.name for f in dataclasses.fields(NeuronSpec)]}")

@@ -15,6 +15,7 @@ logs and checkpoints on rank 0 only. ``batch_size`` is per process.
 from __future__ import annotations
 
 import os
+import pickle
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from .io import atomic_torch_save
 from .methods.base import Method
 from .reproducibility import derived_seed
 
-__all__ = ["TrainConfig", "Trainer", "NonFiniteLossError", "collate_fn_for", "final_accuracy"]
+__all__ = ["TrainConfig", "Trainer", "NonFiniteLossError", "RUN_OPTIONS", "collate_fn_for", "final_accuracy"]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("cosine", "step", "none")
@@ -45,7 +46,12 @@ def to_device(inputs, device: "torch.device | str"):
 
 
 class NonFiniteLossError(FloatingPointError):
-    """Raised when a loss term becomes NaN or infinite."""
+    """Raised when a batch's inputs or a loss term are NaN or infinite: training stops before weights or batch-norm
+    statistics are touched (spiking neurons turn a NaN input into "no spike", so the loss alone would not show it)."""
+
+
+RUN_OPTIONS = ("device", "num_workers", "checkpoint_dir", "resume", "progress", "find_unused_parameters")
+"""TrainConfig fields that do not change what is trained: a checkpoint resumes whatever their values."""
 
 
 @dataclass
@@ -54,7 +60,9 @@ class TrainConfig:
 
     ``scheduler``: ``"cosine"`` (annealed to 0 over ``epochs``), ``"step"`` (× ``gamma`` every ``step_size``
     epochs) or ``"none"``. ``amp`` applies on CUDA only. ``checkpoint_dir``: where ``last.pt`` is written after
-    every epoch; with ``resume=True`` a run continues from it if it exists.
+    every epoch; with ``resume=True`` a run continues from it if it exists — loaded with ``weights_only=True`` (a
+    checkpoint cannot run code), and refused with the list of differences if it was written with another
+    configuration (the fields of :data:`RUN_OPTIONS` aside).
     """
 
     epochs: int = 10
@@ -84,6 +92,10 @@ class TrainConfig:
             raise ValueError(f"unknown scheduler {self.scheduler!r}; choose one of {SCHEDULERS}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs and batch_size must be >= 1 (got {self.epochs}, {self.batch_size})")
+        if self.max_steps_per_epoch is not None and self.max_steps_per_epoch < 1:
+            raise ValueError(f"max_steps_per_epoch must be None (every batch) or >= 1, got {self.max_steps_per_epoch}")
+        if not self.lr > 0 or self.num_workers < 0:
+            raise ValueError(f"lr must be > 0 and num_workers >= 0 (got {self.lr}, {self.num_workers})")
         if self.resume and not self.checkpoint_dir:
             raise ValueError("resume=True needs checkpoint_dir (the folder holding last.pt)")
 
@@ -128,6 +140,9 @@ class Trainer:
 
     def __post_init__(self):
         cfg = self.config
+        for name, dataset in (("train_set", self.train_set), ("test_set", self.test_set)):
+            if dataset is not None and len(dataset) == 0:
+                raise ValueError(f"{name} is empty: check the data set's options (split, limits, condition filter)")
         if cfg.device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         else:
@@ -243,6 +258,8 @@ class Trainer:
             if step >= n_steps:
                 break
             inputs, targets = self._batch_to_device(batch)
+            self._check_inputs(inputs, f"training batch {step} of epoch {epoch}")
+            self._check_layout(inputs, self.train_set)
             with torch.autocast(self.device.type, enabled=self.use_amp):
                 outputs, losses = self.module(inputs, targets)
             loss = self._total_loss(losses, epoch, step)
@@ -266,6 +283,30 @@ class Trainer:
         record = {"epoch": epoch, **{k: v / seen for k, v in zip(sums, values)}, "train_acc": 100.0 * correct / seen,
                   "lr": self.optimizer.param_groups[0]["lr"], "time_s": time.perf_counter() - start}
         return record
+
+    @staticmethod
+    def _check_inputs(inputs, where: str) -> None:
+        """Stop with :class:`NonFiniteLossError` naming the batch when any input value is NaN or infinite."""
+        tensors = inputs.values() if isinstance(inputs, dict) else (inputs,)
+        bad = sum(int((~torch.isfinite(t)).sum()) for t in tensors if t.is_floating_point())
+        if bad:
+            raise NonFiniteLossError(f"{bad} NaN or infinite input value(s) in {where}; training stopped before the "
+                                     "weights changed. Clean the data set (or drop those samples) and train again.")
+
+    @staticmethod
+    def _check_layout(inputs, dataset: Dataset) -> None:
+        """Refuse a batch of a time-major data set that arrives batch-major ``[N, T, ...]`` (a DataLoader without the
+        data set's collate function), wherever its shape tells the two apart (not when ``N == T``)."""
+        base = dataset.dataset if isinstance(dataset, Subset) else dataset
+        info = getattr(base, "info", None)
+        if not isinstance(inputs, torch.Tensor) or info is None or not info.time_major:
+            return
+        steps, rest = info.sample_shape[0], tuple(info.sample_shape[1:])
+        time_major = inputs.dim() == len(rest) + 2 and inputs.shape[0] == steps and tuple(inputs.shape[2:]) == rest
+        if not time_major and tuple(inputs.shape[1:]) == tuple(info.sample_shape):
+            raise ValueError(f"a batch of {info.name} arrived batch-major {tuple(inputs.shape)} = [N, T, ...]; SNN "
+                             "inputs are time-major [T, N, ...]: batch with the data set's collate_fn "
+                             "(snnlab.train.collate_fn_for) or transpose(0, 1)")
 
     def _total_loss(self, losses: dict[str, torch.Tensor], epoch: int, step: int) -> torch.Tensor:
         if not losses:
@@ -292,8 +333,9 @@ class Trainer:
         """Top-1 accuracy (%) of ``method.predict`` on ``dataset`` (summed across ranks when distributed)."""
         self.method.eval()
         correct = total = 0
-        for batch in self._eval_loader(dataset):
+        for step, batch in enumerate(self._eval_loader(dataset)):
             inputs, targets = self._batch_to_device(batch)
+            self._check_inputs(inputs, f"evaluation batch {step}")
             with torch.autocast(self.device.type, enabled=self.use_amp):
                 scores = self.method.predict(inputs)
             correct += (scores.argmax(-1) == targets).sum().item()
@@ -316,13 +358,19 @@ class Trainer:
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
         """Restore the training state written by :meth:`save_checkpoint`; training resumes at the next epoch."""
-        state = torch.load(path, map_location=self.device, weights_only=False)
-        saved_epochs = state["config"]["epochs"]
+        try:  # tensors and plain values only: a checkpoint cannot run code
+            state = torch.load(path, map_location=self.device, weights_only=True)
+        except (pickle.UnpicklingError, EOFError, RuntimeError) as err:
+            raise ValueError(f"checkpoint {path} cannot be read as a snnlab checkpoint (tensors and plain values "
+                             f"only): {str(err).splitlines()[0]}. Delete it to start a new run.") from err
         if state["epoch"] > self.config.epochs:
             raise ValueError(f"checkpoint {path} is at epoch {state['epoch']}, beyond config.epochs={self.config.epochs}")
-        if saved_epochs != self.config.epochs and self.config.scheduler == "cosine":
-            raise ValueError(f"checkpoint {path} was written for epochs={saved_epochs}; the cosine schedule depends "
-                             f"on it, so resume with epochs={saved_epochs} or start a new run")
+        current = asdict(self.config)
+        changed = [f"{key}: {state['config'].get(key)!r} in the checkpoint, {value!r} now"
+                   for key, value in current.items() if key not in RUN_OPTIONS and state["config"].get(key) != value]
+        if changed:
+            raise ValueError(f"checkpoint {path} was written with another configuration ({'; '.join(changed)}); "
+                             "resume with the same settings, or delete the checkpoint to start a new run")
         self.method.load_state_dict(state["method"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state["scheduler"] is not None:

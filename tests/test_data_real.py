@@ -361,6 +361,20 @@ def test_see_missing_data(tmp_path):
     assert see_module.EMOTIONS[0] == "angry"
 
 
+def test_see_corrupt_annotation_and_frames_name_the_file(tmp_path):
+    make_see(tmp_path)
+    (tmp_path / "emotion.json").write_text('{"labels": [')
+    with pytest.raises(ValueError, match="emotion.json is not valid JSON"):
+        get_dataset("see", "train", root=tmp_path)
+    make_see(tmp_path)
+    sequence = tmp_path / "frame" / "angry" / "1_001_man_24_Master_normal_angry_45_take000"
+    for frame in sequence.glob("*.jpg"):
+        frame.write_bytes(b"not a jpeg")
+    train = get_dataset("see", "train", root=tmp_path)
+    with pytest.raises(ValueError, match=f"{sequence}/0000[0-9].jpg is not a readable image"):
+        [train[i] for i in range(len(train))]
+
+
 # ----------------------------------------------------------------------------------------------- metrics
 def test_war_uar_per_condition_by_hand():
     targets = [0, 0, 0, 1, 1, 2]

@@ -67,10 +67,14 @@ def test_resume_from_checkpoint_matches_uninterrupted_run(tiny_images, tmp_path,
     assert not list((tmp_path / "cut").glob("*.tmp"))  # atomic writes leave no temporary files
 
 
-def test_resume_with_a_different_schedule_length_is_refused(tiny_images, tmp_path):
+def test_resume_with_a_different_configuration_is_refused_with_the_differences(tiny_images, tmp_path):
     make_trainer(tiny_images, epochs=1, checkpoint_dir=str(tmp_path)).fit()
-    with pytest.raises(ValueError, match="epochs=1"):
+    with pytest.raises(ValueError, match="epochs: 1 in the checkpoint, 5 now"):
         make_trainer(tiny_images, epochs=5, checkpoint_dir=str(tmp_path), resume=True)
+    with pytest.raises(ValueError, match=r"lr: 0\.03 in the checkpoint, 0\.5 now; seed: 0 in the checkpoint, 3 now"):
+        make_trainer(tiny_images, epochs=1, checkpoint_dir=str(tmp_path), resume=True, lr=0.5, seed=3)
+    # run options (progress, workers, the folder itself) are not part of what was trained
+    assert make_trainer(tiny_images, epochs=1, checkpoint_dir=str(tmp_path), resume=True, progress=True).start_epoch == 2
 
 
 class Exploding(MeanOutputCE):

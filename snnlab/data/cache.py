@@ -87,7 +87,9 @@ def _load(npz: Path, manifest_path: Path, params: dict, version: int) -> CacheEn
     try:
         manifest = json.loads(manifest_path.read_text())
         problem = None
-        if manifest.get("version") != version or manifest.get("params") != json.loads(json.dumps(params, default=str)):
+        if not isinstance(manifest, dict):
+            problem = f"corrupted (the manifest holds a {type(manifest).__name__}, not an object)"
+        elif manifest.get("version") != version or manifest.get("params") != json.loads(json.dumps(params, default=str)):
             problem = "stale (generator version or parameters changed)"
         elif file_digest(npz) != manifest.get("file_sha256"):
             problem = "corrupted (file checksum mismatch)"
@@ -95,7 +97,7 @@ def _load(npz: Path, manifest_path: Path, params: dict, version: int) -> CacheEn
             with np.load(npz, allow_pickle=False) as handle:
                 arrays = {k: handle[k] for k in handle.files}
             return CacheEntry(arrays, manifest, npz)
-    except (OSError, ValueError, KeyError) as err:  # unreadable manifest or npz
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as err:  # unreadable manifest or npz
         problem = f"unreadable ({err})"
     warnings.warn(f"cache entry {npz.name} is {problem}; rebuilding it", RuntimeWarning, stacklevel=3)
     return None

@@ -17,13 +17,15 @@ import sys
 import tarfile
 import tempfile
 import urllib.request
+import zipfile
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from pathlib import Path
 
 from ..io import atomic_path
 from .cache import file_digest
 
-__all__ = ["Resource", "DownloadError", "fetch", "verify", "extract_tar", "missing_files_error", "TIMEOUT_S"]
+__all__ = ["Resource", "DownloadError", "fetch", "verify", "safe_extract", "extract_tar", "missing_files_error", "TIMEOUT_S"]
 
 TIMEOUT_S = 15.0
 """Socket timeout (seconds) of every connection attempt and read: offline machines fail fast instead of hanging."""
@@ -88,9 +90,10 @@ def fetch(resource: Resource, folder: str | os.PathLike, timeout: float = TIMEOU
     or corrupt download leaves no file. Raises :class:`DownloadError` listing every mirror's failure.
     """
     path = Path(folder) / resource.filename
-    if path.is_file() and verify(path, resource) is None:
+    placed_problem = verify(path, resource) if path.is_file() else None
+    if path.is_file() and placed_problem is None:
         return path
-    failures = []
+    failures = [f"the file already at {path} is not the official one ({placed_problem})"] if placed_problem else []
     for url in resource.urls:
         try:
             with atomic_path(path) as tmp:
@@ -106,6 +109,37 @@ def fetch(resource: Resource, folder: str | os.PathLike, timeout: float = TIMEOU
     raise DownloadError(f"could not download {resource.filename}: " + "; ".join(failures))
 
 
+def _check_member(archive: Path, name: str) -> None:
+    """Refuse a zip member that would be written outside the extraction folder."""
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+        raise DownloadError(f"archive {archive} holds the member {name!r}, which would be written outside the "
+                            "folder it is extracted to; refusing to extract it")
+
+
+def safe_extract(archive: str | os.PathLike, folder: str | os.PathLike) -> None:
+    """Extract a zip or tar archive into ``folder``, refusing members that would land outside it.
+
+    Tar archives use tarfile's ``data`` filter (no absolute paths, no ``..``, no links leaving the folder, no
+    device files); zip members with an absolute path, a drive or a ``..`` component are refused before anything is
+    written. Other formats raise :class:`DownloadError`.
+    """
+    archive = Path(archive)
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as handle:
+            for info in handle.infolist():
+                _check_member(archive, info.filename)
+            handle.extractall(folder)
+    elif tarfile.is_tarfile(archive):
+        with tarfile.open(archive) as handle:
+            try:
+                handle.extractall(folder, filter="data")
+            except tarfile.FilterError as err:
+                raise DownloadError(f"archive {archive}: {err}; refusing to extract it") from err
+    else:
+        raise DownloadError(f"{archive} is neither a zip nor a tar archive (damaged, or another format)")
+
+
 def extract_tar(archive: str | os.PathLike, member: str, destination: str | os.PathLike) -> Path:
     """Extract the top-level folder ``member`` of a tar archive to ``destination`` (a folder path), atomically.
 
@@ -117,8 +151,7 @@ def extract_tar(archive: str | os.PathLike, member: str, destination: str | os.P
     destination.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent))
     try:
-        with tarfile.open(archive) as tar:
-            tar.extractall(tmp, filter="data")
+        safe_extract(archive, tmp)
         extracted = tmp / member
         if not extracted.is_dir():
             raise DownloadError(f"archive {archive} has no top-level folder {member!r}")

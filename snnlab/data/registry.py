@@ -7,6 +7,8 @@ from typing import Callable
 
 from torch.utils.data import Dataset
 
+from ..names import did_you_mean
+
 __all__ = ["DatasetInfo", "register_dataset", "get_dataset", "dataset_names", "SPLITS"]
 
 SPLITS = ("train", "test")
@@ -65,11 +67,13 @@ def get_dataset(name: str, split: str = "train", **options) -> Dataset:
     try:
         builder = _REGISTRY[name]
     except KeyError:
-        raise ValueError(f"unknown dataset {name!r}; available: {', '.join(dataset_names())}") from None
+        raise ValueError(f"unknown dataset {name!r}; available: {', '.join(dataset_names())}"
+                         f"{did_you_mean(name, dataset_names())}") from None
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
     valid = [p for p in inspect.signature(builder).parameters if p != "split"]
     unknown = sorted(set(options) - set(valid))
     if unknown:
-        raise ValueError(f"unknown option(s) {unknown} for dataset {name!r}; valid options: {valid}")
+        hints = "".join(did_you_mean(option, valid) for option in unknown)
+        raise ValueError(f"unknown option(s) {unknown} for dataset {name!r}; valid options: {valid}{hints}")
     return builder(split, **options)

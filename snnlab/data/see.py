@@ -125,11 +125,14 @@ class SEE(Dataset):
     def _load(self, path: Path, mode: str) -> torch.Tensor:
         from PIL import Image
 
-        with Image.open(path) as image:
-            image = image.convert(mode)
-            if self.size is not None and image.size != (self.size, self.size):
-                image = image.resize((self.size, self.size), Image.BILINEAR)
-            array = np.asarray(image, dtype=np.float32) / 255.0
+        try:
+            with Image.open(path) as image:
+                image = image.convert(mode)
+                if self.size is not None and image.size != (self.size, self.size):
+                    image = image.resize((self.size, self.size), Image.BILINEAR)
+                array = np.asarray(image, dtype=np.float32) / 255.0
+        except OSError as err:  # PIL.UnidentifiedImageError, truncated files
+            raise ValueError(f"{path} is not a readable image ({err}); replace it with the data set's file") from err
         return torch.from_numpy(array.reshape(*array.shape[:2], -1)).permute(2, 0, 1)
 
     def clip(self, index: int) -> list[int]:
@@ -161,8 +164,11 @@ def _read_records(root: Path, annotation: str, event_dir: str, frame_dir: str, s
     missing = [str(p.relative_to(root)) for p in needed if not p.exists()]
     if missing:
         raise missing_files_error("SEE", root, missing, layout, _SOURCE, downloadable=False)
-    spec = json.loads(annotation_path.read_text())
-    if "database" not in spec:
+    try:
+        spec = json.loads(annotation_path.read_text())
+    except ValueError as err:
+        raise ValueError(f"{annotation_path} is not valid JSON ({err}); restore SEE's emotion.json") from err
+    if not isinstance(spec, dict) or "database" not in spec:
         raise ValueError(f"{annotation_path} has no 'database' entry; expected SEE's emotion.json format")
     classes = tuple(spec.get("labels") or EMOTIONS)
     index = {c.lower(): i for i, c in enumerate(classes)}

@@ -29,7 +29,7 @@ from .cache import data_root
 from .download import DownloadError, Resource, extract_tar, fetch, missing_files_error
 from .registry import DatasetInfo, register_dataset
 
-__all__ = ["StaticImages", "random_crop_flip", "read_cifar_batch", "read_idx", "cifar10", "cifar100", "mnist",
+__all__ = ["StaticImages", "random_crop_flip", "read_cifar_pickle", "read_cifar_batch", "read_idx", "cifar10", "cifar100", "mnist",
            "CIFAR10_ARCHIVE", "CIFAR100_ARCHIVE", "MNIST_FILES"]
 
 # SHA-256 digests of the official files, each confirmed in two independent public sources (Keras' dataset loaders
@@ -94,14 +94,48 @@ class StaticImages(Dataset):
 
 
 # --------------------------------------------------------------------------------------------------- CIFAR
+class _CifarUnpickler(pickle.Unpickler):
+    """Unpickles what the CIFAR python batches hold — dicts, lists, bytes, numbers and numpy arrays — and refuses
+    every other global, so a file cannot run code when it is read."""
+
+    ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
+               ("numpy._core.multiarray", "_reconstruct"), ("_codecs", "encode")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refused to load {module}.{name}: not part of the CIFAR format")
+        return super().find_class(module, name)
+
+
+def read_cifar_pickle(path: str | os.PathLike) -> dict:
+    """A CIFAR python-version file (a batch or the meta file) as a dict, read with a restricted unpickler.
+
+    Raises ``ValueError`` naming the file when it is not such a file (garbage, empty, truncated, or a pickle that
+    asks for anything beyond arrays, lists, dicts and bytes)."""
+    try:
+        with open(path, "rb") as handle:
+            content = _CifarUnpickler(handle, encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as err:
+        raise ValueError(f"{path} is not a CIFAR python-version file ({type(err).__name__}: {err}); delete it and "
+                         "extract the official archive again") from err
+    if not isinstance(content, dict):
+        raise ValueError(f"{path} is not a CIFAR python-version file (it holds a {type(content).__name__}, "
+                         "not a dict); delete it and extract the official archive again")
+    return content
+
+
 def read_cifar_batch(path: str | os.PathLike, label_key: bytes) -> tuple[np.ndarray, np.ndarray]:
     """One CIFAR python batch: a pickled dict with ``b'data'`` (``uint8 [N, 3072]``, rows are R, G, B planes of
     32x32) and integer labels under ``label_key`` (``b'labels'``; ``b'fine_labels'`` for CIFAR-100).
-    Returns ``uint8 [N, 3, 32, 32]`` images and ``int64 [N]`` labels. Only unpickle files you trust."""
-    with open(path, "rb") as handle:
-        batch = pickle.load(handle, encoding="bytes")
-    data = np.asarray(batch[b"data"], dtype=np.uint8)
-    return data.reshape(-1, 3, 32, 32), np.asarray(batch[label_key], dtype=np.int64)
+    Returns ``uint8 [N, 3, 32, 32]`` images and ``int64 [N]`` labels; a malformed file is refused with its name."""
+    batch = read_cifar_pickle(path)
+    if b"data" not in batch or label_key not in batch:
+        raise ValueError(f"{path} lacks {b'data'!r} or {label_key!r}: not a CIFAR batch of this data set")
+    data, labels = np.asarray(batch[b"data"]), np.asarray(batch[label_key])
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or labels.shape != (len(data),):
+        raise ValueError(f"{path}: expected uint8 data [N, 3072] and N labels, got {data.dtype} {data.shape} and "
+                         f"{labels.shape} labels")
+    return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -158,8 +192,10 @@ def _cifar(layout: _CifarLayout, split: str, root, download: bool, normalize: bo
     files = layout.train if split == "train" else layout.test
     parts = [read_cifar_batch(folder / f, layout.label_key) for f in files]
     images, labels = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-    with open(folder / layout.meta, "rb") as handle:
-        classes = tuple(n.decode() for n in pickle.load(handle, encoding="bytes")[layout.names_key])
+    meta = read_cifar_pickle(folder / layout.meta)
+    if layout.names_key not in meta:
+        raise ValueError(f"{folder / layout.meta} lacks {layout.names_key!r}: not the {layout.title} meta file")
+    classes = tuple(n.decode() for n in meta[layout.names_key])
     if labels.size and not 0 <= labels.min() <= labels.max() < len(classes):
         raise ValueError(f"{layout.title} labels out of range 0..{len(classes) - 1} in {folder}")
     augment = split == "train" if augment is None else augment

@@ -18,7 +18,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .download import DownloadError, Resource, fetch
+from .download import DownloadError, Resource, fetch, safe_extract, verify
 
 __all__ = ["Layout", "LAYOUTS", "NETWORK_TIMEOUT_S", "ensure_files", "open_tonic", "read_sample"]
 
@@ -137,15 +137,14 @@ def _missing_message(root: Path, layout: Layout, split: str, reason: str) -> str
 
 
 def _extract(archive: Path, destination: Path) -> None:
-    """Extract ``archive`` into ``destination`` through a staging folder; entries appear only when complete."""
-    from tonic.download_utils import extract_archive
-
+    """Extract ``archive`` into ``destination`` through a staging folder (:func:`~snnlab.data.download.safe_extract`:
+    no member lands outside it); entries appear only when complete."""
     staging = destination / f".staging-{archive.name}"
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     try:
-        extract_archive(str(archive), str(staging))
+        safe_extract(archive, staging)
         for entry in sorted(staging.iterdir()):
             target = destination / entry.name
             if target.is_dir() and entry.is_dir():
@@ -173,9 +172,16 @@ def ensure_files(root: Path, layout: Layout, split: str, download: bool) -> None
     url, filename = _split_attr(cls, split, "url"), _split_attr(cls, split, "filename")
     md5 = getattr(cls, f"{split}_md5", None) or getattr(cls, "file_md5", None)
     archive = location / filename
-    if not archive.is_file():
+    resource = Resource(filename, (url,), md5=md5)
+    if archive.is_file():
+        problem = verify(archive, resource)
+        if problem is not None:
+            raise FileNotFoundError(_missing_message(
+                root, layout, split, f"the archive placed at {archive} does not match tonic's checksum ({problem}); "
+                                     "it is damaged or another release: delete it and place the official file"))
+    else:
         try:
-            fetch(Resource(filename, (url,), md5=md5), location, timeout=NETWORK_TIMEOUT_S)
+            fetch(resource, location, timeout=NETWORK_TIMEOUT_S)
         except DownloadError as err:
             raise FileNotFoundError(_missing_message(root, layout, split, f"downloading failed ({err})")) from err
     try:
@@ -210,3 +216,8 @@ def read_sample(dataset, index: int):
             raise ImportError("reading CIFAR10-DVS's .aedat4 files needs the `aedat` package: pip install aedat") \
                 from err
         raise
+    except (OSError, ValueError, EOFError) as err:  # a damaged or foreign recording file
+        files = getattr(dataset, "data", None)
+        where = files[index] if isinstance(files, (list, tuple)) and index < len(files) else f"sample {index}"
+        raise ValueError(f"{where} cannot be read as a recording of {type(dataset).__name__} ({err}); the file is "
+                         "damaged: delete the extracted folder and extract the official archive again") from err

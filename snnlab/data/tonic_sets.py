@@ -330,7 +330,7 @@ class TonicFrames(Dataset):
             crcs = [int(c) for c in manifest["crc32"]]
             if len(crcs) != len(self.indices):
                 return "corrupted (manifest has the wrong number of checksums)"
-        except (OSError, ValueError, KeyError, TypeError) as err:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
             return f"unreadable ({err})"
         self._mm, self._crcs = frames, crcs
         return None

@@ -45,6 +45,8 @@ class SpikingMethod(Method):
 
     def __init__(self, model: nn.Module, T: int, encoding: str = "direct"):
         super().__init__()
+        if isinstance(T, bool) or not isinstance(T, int) or T < 1:
+            raise ValueError(f"T (time steps) must be a positive int, got {T!r}")
         self.model, self.T, self.encoding = model, T, encoding
 
     def to_time_major(self, inputs: torch.Tensor) -> torch.Tensor:

@@ -5,6 +5,8 @@ from importlib import import_module
 
 from torch import nn
 
+from ..names import did_you_mean
+
 __all__ = ["MODELS", "build_model"]
 
 MODELS = {
@@ -26,5 +28,5 @@ def build_model(name: str, **kwargs) -> nn.Module:
     try:
         module, cls = MODELS[name].split(":")
     except KeyError:
-        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}") from None
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}{did_you_mean(name, MODELS)}") from None
     return getattr(import_module(module), cls)(**kwargs)

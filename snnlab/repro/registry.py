@@ -3,6 +3,7 @@ of a record (effect, interval, premise, verdict)."""
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -10,13 +11,15 @@ from pathlib import Path
 from typing import Callable
 
 from ..data import get_dataset
+from ..names import did_you_mean
 from ..reproducibility import environment_info
 from .premise import Premise, arm_gap, arm_value
 from .results import paired_effect, result_path, summarise, write_result
+from .seed_store import SeedStore, check_writable
 
 __all__ = ["PRESETS", "BOOK_SEEDS", "VERDICTS", "PaperVariant", "Premise", "Reproduction", "register",
-           "get_reproduction", "reproduction_names", "run", "assess", "recorded_run", "stale_differences", "arm_value",
-           "arm_gap", "json_roundtrip"]
+           "get_reproduction", "reproduction_names", "run", "assess", "recorded_run", "read_record",
+           "stale_differences", "arm_value", "arm_gap", "json_roundtrip"]
 
 PRESETS = ("smoke", "book", "paper")
 """``smoke``: seconds, for tests; ``book``: embedded data on a 2-core CPU (the notebooks' default);
@@ -66,7 +69,7 @@ class Reproduction:
 
     def settings(self, preset: str, variant: str | None = None) -> dict:
         if preset not in PRESETS:
-            raise ValueError(f"unknown preset {preset!r}; choose one of {PRESETS}")
+            raise ValueError(f"unknown preset {preset!r}; choose one of {PRESETS}{did_you_mean(preset, PRESETS)}")
         if variant is None:
             return self.presets[preset]
         return self._variant(preset, variant).settings
@@ -107,7 +110,8 @@ def get_reproduction(name: str) -> Reproduction:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ValueError(f"unknown reproduction {name!r}; available: {', '.join(reproduction_names())}") from None
+        raise ValueError(f"unknown reproduction {name!r}; available: {', '.join(reproduction_names())}"
+                         f"{did_you_mean(name, reproduction_names())}") from None
 
 
 def _summarise_arm(results: list[dict]) -> dict:
@@ -160,8 +164,28 @@ def assess(record: dict) -> dict:
                        "verdict": _combined_verdict(effect["verdict"], premise)}}
 
 
+def _run_seeds(reproduction: Reproduction, settings: dict, n_seeds: int, progress: bool, store: SeedStore | None,
+               resume: bool) -> list[dict]:
+    """Every seed's result: read back from ``store`` when resuming, else trained and saved as it finishes."""
+    saved = store.saved_seeds() if store is not None else []
+    if saved and not resume:
+        raise FileExistsError(f"{store.folder} holds {len(saved)} finished seed(s) of an interrupted run: pass "
+                              "resume=True (snnlab reproduce ... --resume) to continue from them, or delete the "
+                              "folder to start again")
+    results = []
+    for seed in range(n_seeds):
+        if seed in saved:
+            results.append(store.load(seed))
+            print(f"{reproduction.name}: seed {seed} read from {store.folder}", file=sys.stderr)
+            continue
+        results.append(reproduction.run_seed(settings, seed, progress))
+        if store is not None:
+            store.save(seed, results[-1])
+    return results
+
+
 def run(name: str, preset: str = "book", seeds: int | None = None, out: str | None = "results",
-        progress: bool = True, variant: str | None = None) -> dict:
+        progress: bool = True, variant: str | None = None, resume: bool = False) -> dict:
     """Run reproduction ``name`` at ``preset`` over ``seeds`` seeds (default: the preset's), write and return the record.
 
     ``variant`` picks one of the paper's further settings (:attr:`Reproduction.variants`; ``paper`` preset only).
@@ -170,14 +194,23 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
     values with mean and std for each arm, the paired effect (method − baseline) with its 95 % interval, minimum
     detectable effect and verdict (:func:`assess`), the premise as measured, the wall-clock time, hardware, package
     versions and the git SHA. It is written to ``out/<name>-<preset>[-<variant>].json`` (unless ``out`` is None).
+
+    With ``out``, the folder is checked writable before anything trains, and each finished seed is saved under
+    ``out/<name>-<preset>[-<variant>].partial/`` (:mod:`~snnlab.repro.seed_store`); ``resume=True`` reads those
+    back (refusing any of another setting) and trains only the missing seeds. ``wall_clock_s`` then counts only
+    this invocation's training.
     """
     reproduction = get_reproduction(name)
     settings = reproduction.settings(preset, variant)
     n_seeds = settings["seeds"] if seeds is None else seeds
     if n_seeds < 1:
         raise ValueError(f"seeds must be >= 1, got {n_seeds}")
+    store = None
+    if out is not None:
+        check_writable(out)
+        store = SeedStore(result_path(out, name, preset, variant).with_suffix(".partial"), settings)
     start = time.perf_counter()
-    per_seed = [reproduction.run_seed(settings, seed, progress) for seed in range(n_seeds)]
+    per_seed = _run_seeds(reproduction, settings, n_seeds, progress, store, resume)
     wall = time.perf_counter() - start
     method_arm, baseline_arm = reproduction.arms[:2]
     env = environment_info()
@@ -202,6 +235,19 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
     })
     if out is not None:
         record["path"] = str(write_result(record, out))
+        store.remove()
+    return record
+
+
+def read_record(path: str | Path) -> dict:
+    """A saved record; ``ValueError`` naming the file when it is truncated or not a record."""
+    try:
+        record = json.loads(Path(path).read_text())
+        if not isinstance(record, dict) or not {"name", "setting", "arms", "effect"} <= set(record):
+            raise ValueError("not a reproduction record (name, setting, arms and effect expected)")
+    except ValueError as err:
+        raise ValueError(f"{path} is not a readable reproduction record ({err}); restore it (git checkout -- {path}) "
+                         "or delete it and run the reproduction again") from err
     return record
 
 
@@ -234,6 +280,6 @@ def recorded_run(name: str, preset: str = "book", results: str | Path = "results
     path = result_path(results, name, preset)
     settings = get_reproduction(name).settings(preset)
     if path.exists() and not rerun:
-        saved = assess(json.loads(path.read_text()))
+        saved = assess(read_record(path))
         return {**saved, "source": str(path), "stale": stale_differences(saved["setting"], settings)}
     return {**run(name, preset, out=None, progress=progress), "source": "run now", "stale": []}

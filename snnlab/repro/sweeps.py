@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..io import atomic_write_json
+from ..names import did_you_mean
 from ..reproducibility import environment_info
 from .registry import get_reproduction, json_roundtrip, stale_differences
 from .results import summarise
@@ -60,7 +61,8 @@ def get_sweep(name: str) -> Sweep:
     try:
         return _SWEEPS[name]
     except KeyError:
-        raise ValueError(f"unknown sweep {name!r}; available: {', '.join(sweep_names())}") from None
+        raise ValueError(f"unknown sweep {name!r}; available: {', '.join(sweep_names())}"
+                         f"{did_you_mean(name, sweep_names())}") from None
 
 
 def run_sweep(name: str, preset: str = "book", seeds: int | None = None, out: str | Path | None = SWEEP_DIR,
