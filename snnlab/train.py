@@ -287,11 +287,12 @@ class Trainer:
     @staticmethod
     def _check_inputs(inputs, where: str) -> None:
         """Stop with :class:`NonFiniteLossError` naming the batch when any input value is NaN or infinite."""
-        tensors = inputs.values() if isinstance(inputs, dict) else (inputs,)
-        bad = sum(int((~torch.isfinite(t)).sum()) for t in tensors if t.is_floating_point())
-        if bad:
-            raise NonFiniteLossError(f"{bad} NaN or infinite input value(s) in {where}; training stopped before the "
-                                     "weights changed. Clean the data set (or drop those samples) and train again.")
+        tensors = [t for t in (inputs.values() if isinstance(inputs, dict) else (inputs,)) if t.is_floating_point()]
+        if all(bool(torch.isfinite(t).all()) for t in tensors):
+            return
+        bad = sum(int((~torch.isfinite(t)).sum()) for t in tensors)
+        raise NonFiniteLossError(f"{bad} NaN or infinite input value(s) in {where}; training stopped before the "
+                                 "weights changed. Clean the data set (or drop those samples) and train again.")
 
     @staticmethod
     def _check_layout(inputs, dataset: Dataset) -> None:

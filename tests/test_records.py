@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from snnlab.repro import assess, get_reproduction, get_sweep, recorded_run, recorded_sweep
+from snnlab.repro.settings import json_roundtrip
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = sorted((ROOT / "results").glob("*-book.json"))
@@ -18,10 +19,6 @@ AWAITING_RERUN = {"mskd", "tssd", "tssd-events", "ssnn", "kdsnn", "lasnn", "join
 """Records made before the book presets moved to 5 seeds and larger test splits; their chapters show them with the
 list of differences until ``snnlab reproduce NAME --preset book`` (``snnlab sweep``) writes them again. A record
 that matches its preset must leave this set (:func:`_expect_current` fails when it is still listed)."""
-
-
-def _plain(value):
-    return json.loads(json.dumps(value))
 
 
 def _expect_current(name: str, stale: list[str]):
@@ -74,5 +71,5 @@ def test_sweep_record_matches_its_preset(path):
     assert shown["stale"] == [], (
         f"the book preset of sweep {record['name']!r} changed: rerun `snnlab sweep {record['name']} --preset book` "
         "and commit the record")
-    assert record["setting"] == _plain(settings) and record["seeds"] == settings["seeds"]
+    assert record["setting"] == json_roundtrip(settings) and record["seeds"] == settings["seeds"]
     assert all(len(points) == len(record["values"]) for points in record["series"].values())

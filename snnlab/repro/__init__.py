@@ -12,9 +12,10 @@ from . import ssnn as _ssnn  # noqa: F401  (registers "ssnn", sweep "ssnn-averag
 from . import tet as _tet  # noqa: F401  (registers "tet")
 from . import tssd as _tssd  # noqa: F401  (registers "tssd", "tssd-events", sweep "tssd-teacher-steps")
 from .registry import (BOOK_SEEDS, PRESETS, VERDICTS, PaperVariant, Premise, Reproduction, assess, get_reproduction,
-                       recorded_run, register, reproduction_names, run, stale_differences)
+                       recorded_run, register, reproduction_names, run)
 from .report import conclusion, effect_text, interval_text, paper_text
 from .results import load_results
+from .settings import stale_differences
 from .sweeps import Sweep, get_sweep, recorded_sweep, register_sweep, run_sweep, sweep_names
 
 __all__ = ["PRESETS", "BOOK_SEEDS", "VERDICTS", "PaperVariant", "Premise", "Reproduction", "run", "assess",

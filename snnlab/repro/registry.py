@@ -16,10 +16,11 @@ from ..reproducibility import environment_info
 from .premise import Premise, arm_gap, arm_value
 from .results import paired_effect, result_path, summarise, write_result
 from .seed_store import SeedStore, check_writable
+from .settings import json_roundtrip, stale_differences
 
 __all__ = ["PRESETS", "BOOK_SEEDS", "VERDICTS", "PaperVariant", "Premise", "Reproduction", "register",
-           "get_reproduction", "reproduction_names", "run", "assess", "recorded_run", "read_record",
-           "stale_differences", "arm_value", "arm_gap", "json_roundtrip"]
+           "get_reproduction", "reproduction_names", "run", "assess", "recorded_run", "read_record", "arm_value",
+           "arm_gap"]
 
 PRESETS = ("smoke", "book", "paper")
 """``smoke``: seconds, for tests; ``book``: embedded data on a 2-core CPU (the notebooks' default);
@@ -120,11 +121,6 @@ def _summarise_arm(results: list[dict]) -> dict:
     if "metrics" in results[0]:
         arm["metrics"] = {key: summarise([r["metrics"][key] for r in results]) for key in results[0]["metrics"]}
     return arm
-
-
-def json_roundtrip(value):
-    """``value`` as JSON gives it back (tuples become lists), so a saved setting compares equal to a preset."""
-    return json.loads(json.dumps(value))
 
 
 def data_summary(settings: dict) -> dict:
@@ -251,21 +247,6 @@ def read_record(path: str | Path) -> dict:
     return record
 
 
-def _flatten(value, prefix: str = "") -> dict:
-    if isinstance(value, dict):
-        return {k: v for key, item in value.items() for k, v in _flatten(item, f"{prefix}{key}.").items()}
-    return {prefix[:-1]: value}
-
-
-def stale_differences(saved_setting: dict, current_setting: dict) -> list[str]:
-    """Each setting entry that differs between a saved record and the current preset, as
-    ``"key: <saved> in the record, <current> in the preset"`` (empty when the record is current)."""
-    saved, current = _flatten(json_roundtrip(saved_setting)), _flatten(json_roundtrip(current_setting))
-    missing = "(absent)"
-    return [f"{key}: {saved.get(key, missing)} in the record, {current.get(key, missing)} in the preset"
-            for key in sorted(saved.keys() | current.keys()) if saved.get(key, missing) != current.get(key, missing)]
-
-
 def recorded_run(name: str, preset: str = "book", results: str | Path = "results", rerun: bool = False,
                  progress: bool = True) -> dict:
     """The saved record ``results/<name>-<preset>.json`` (unless ``rerun``), assessed by the current verdict rule;
@@ -273,7 +254,7 @@ def recorded_run(name: str, preset: str = "book", results: str | Path = "results
 
     This is how a chapter shows a reproduction that takes longer than a book build should: the record is written
     once by ``snnlab reproduce NAME --preset book`` and read back. ``record["stale"]`` lists how the record's
-    setting differs from the current preset (:func:`stale_differences`); a chapter shows that list rather than
+    setting differs from the current preset (:func:`~snnlab.repro.settings.stale_differences`); a chapter shows that list rather than
     training for many minutes during a book build, and ``snnlab reproduce NAME --preset book`` brings the record up
     to date.
     """

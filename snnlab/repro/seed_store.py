@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from ..io import atomic_write_json
+from .settings import json_roundtrip, stale_differences
 
 __all__ = ["check_writable", "SeedStore"]
 
@@ -39,7 +40,7 @@ class SeedStore:
 
     def __init__(self, folder: str | os.PathLike, setting: dict):
         self.folder = Path(folder)
-        self.setting = json.loads(json.dumps(setting))
+        self.setting = json_roundtrip(setting)
 
     def _path(self, seed: int) -> Path:
         return self.folder / f"seed-{seed}.json"
@@ -50,8 +51,6 @@ class SeedStore:
 
     def load(self, seed: int) -> dict:
         """Seed ``seed``'s result; ``ValueError`` naming the file when it is unreadable or of another setting."""
-        from .registry import stale_differences
-
         path = self._path(seed)
         try:
             saved = json.loads(path.read_text())

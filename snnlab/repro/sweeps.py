@@ -18,7 +18,8 @@ from typing import Callable
 from ..io import atomic_write_json
 from ..names import did_you_mean
 from ..reproducibility import environment_info
-from .registry import get_reproduction, json_roundtrip, stale_differences
+from .registry import get_reproduction
+from .settings import json_roundtrip, stale_differences
 from .results import summarise
 
 __all__ = ["Sweep", "register_sweep", "get_sweep", "sweep_names", "run_sweep", "recorded_sweep", "SWEEP_DIR"]
@@ -97,7 +98,7 @@ def recorded_sweep(name: str, preset: str = "book", results: str | Path = SWEEP_
                    progress: bool = True) -> dict:
     """The saved record ``results/<name>-<preset>.json`` (unless ``rerun``); otherwise :func:`run_sweep` now, without
     writing. ``record["source"]`` says which; ``record["stale"]`` lists how the saved setting, values or seed count
-    differ from the current preset (see :func:`~snnlab.repro.registry.stale_differences`)."""
+    differ from the current preset (see :func:`~snnlab.repro.settings.stale_differences`)."""
     sweep = get_sweep(name)
     path = Path(results) / f"{name}-{preset}.json"
     settings = get_reproduction(sweep.reproduction).settings(preset)
