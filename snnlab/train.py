@@ -32,7 +32,8 @@ from .io import atomic_torch_save
 from .methods.base import Method
 from .reproducibility import derived_seed
 
-__all__ = ["TrainConfig", "Trainer", "NonFiniteLossError", "RUN_OPTIONS", "collate_fn_for", "final_accuracy"]
+__all__ = ["TrainConfig", "Trainer", "NonFiniteLossError", "RUN_OPTIONS", "collate_fn_for", "final_accuracy",
+           "test_curve"]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("cosine", "step", "none")
@@ -50,7 +51,8 @@ class NonFiniteLossError(FloatingPointError):
     statistics are touched (spiking neurons turn a NaN input into "no spike", so the loss alone would not show it)."""
 
 
-RUN_OPTIONS = ("device", "num_workers", "checkpoint_dir", "resume", "progress", "find_unused_parameters")
+RUN_OPTIONS = ("device", "num_workers", "checkpoint_dir", "resume", "progress", "find_unused_parameters",
+               "eval_every")
 """TrainConfig fields that do not change what is trained: a checkpoint resumes whatever their values."""
 
 
@@ -62,7 +64,8 @@ class TrainConfig:
     epochs) or ``"none"``. ``amp`` applies on CUDA only. ``checkpoint_dir``: where ``last.pt`` is written after
     every epoch; with ``resume=True`` a run continues from it if it exists — loaded with ``weights_only=True`` (a
     checkpoint cannot run code), and refused with the list of differences if it was written with another
-    configuration (the fields of :data:`RUN_OPTIONS` aside).
+    configuration (the fields of :data:`RUN_OPTIONS` aside). ``eval_every``: test after every ``eval_every``-th
+    epoch and after the last (epochs in between carry no ``test_acc``; see :func:`test_curve`).
     """
 
     epochs: int = 10
@@ -84,6 +87,7 @@ class TrainConfig:
     resume: bool = False
     progress: bool = True
     find_unused_parameters: bool = False
+    eval_every: int = 1
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -96,6 +100,8 @@ class TrainConfig:
             raise ValueError(f"max_steps_per_epoch must be None (every batch) or >= 1, got {self.max_steps_per_epoch}")
         if not self.lr > 0 or self.num_workers < 0:
             raise ValueError(f"lr must be > 0 and num_workers >= 0 (got {self.lr}, {self.num_workers})")
+        if self.eval_every < 1:
+            raise ValueError(f"eval_every must be >= 1 (test after every k-th epoch), got {self.eval_every}")
         if self.resume and not self.checkpoint_dir:
             raise ValueError("resume=True needs checkpoint_dir (the folder holding last.pt)")
 
@@ -229,7 +235,7 @@ class Trainer:
         try:
             for epoch in bar:
                 record = self.train_epoch(epoch)
-                if self.test_set is not None:
+                if self.test_set is not None and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs):
                     record["test_acc"] = self.evaluate(self.test_set)
                 self.history.append(record)
                 bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k in ("loss", "train_acc", "test_acc")})
@@ -379,6 +385,11 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         self.history = list(state["history"])
         self.start_epoch = state["epoch"] + 1
+
+
+def test_curve(history: list[dict]) -> list[float]:
+    """Test accuracy (%) of every tested epoch of ``history`` (all of them unless ``eval_every`` > 1)."""
+    return [record["test_acc"] for record in history if "test_acc" in record]
 
 
 def final_accuracy(history: list[dict]) -> float:

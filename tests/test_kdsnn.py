@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from scipy.stats import norm
 from torch import nn
 
@@ -170,13 +171,44 @@ def test_smoke_run_learns(tiny_images):
     assert history[-1]["test_acc"] > 50.0                                 # chance is 25 %
 
 
+def test_distilled_ann_terms_match_an_independent_computation_and_the_teacher_stays_frozen():
+    from snnlab.methods import DistilledANN
+
+    student, teacher = SmallCNN(4, 1, width=4, neuron=None), SmallCNN(4, 1, width=8, neuron=None)
+    method = DistilledANN(student, teacher, alpha=0.3, tau=2.0).train()
+    x, y = torch.rand(6, 1, 16, 16), torch.tensor([0, 1, 2, 3, 0, 1])
+    logits, losses = method(x, y)
+    z_t = teacher(x)
+    p_t, log_p_s = torch.softmax(z_t / 2.0, -1), torch.log_softmax(logits / 2.0, -1)
+    kl = (p_t * (torch.log(p_t) - log_p_s)).sum(-1).mean()
+    assert torch.allclose(losses["ce"], 0.7 * F.cross_entropy(logits, y))
+    assert torch.allclose(losses["kd"], 0.3 * 4.0 * kl, atol=1e-6)
+    sum(losses.values()).backward()
+    assert not teacher.training and all(p.grad is None for p in teacher.parameters())
+    assert all(p.grad is not None for p in student.parameters())
+    with pytest.raises(ValueError, match="alpha must lie in"):
+        DistilledANN(student, teacher, alpha=1.2)(x, y)
+
+
+def test_a_teacher_with_its_own_data_options_learns_from_its_own_data(tmp_path, monkeypatch):
+    from snnlab.repro.common import load_data, teacher_data
+
+    monkeypatch.setenv("SNNLAB_DATA", str(tmp_path))
+    settings = dict(dataset="digits", data_options=dict(size=8, train_limit=50),
+                    teacher=dict(data_options=dict(size=8)))
+    students = load_data(settings)
+    teachers = teacher_data(settings, students)
+    assert len(students[0]) == 50 and len(teachers[0]) > 50 and len(teachers[1]) == len(students[1])
+    assert teacher_data({**settings, "teacher": {}}, students) is students
+
+
 # ------------------------------------------------------------------------------------------- reproduction
 def test_paper_preset_runs_on_cifar10_files(tmp_path):
     """The paper preset (CIFAR-10, ResNet-18 IF student and ANN teacher, T = 4) runs end to end on CIFAR's file
     format; the networks are scaled down (width_mult) to keep the test short."""
     from test_data_real import make_cifar
 
-    from snnlab.repro.kdsnn import ARMS, PRESETS, run_seed
+    from snnlab.repro.kdsnn import ARMS, PRESETS, STUDENT_MODES, run_seed
 
     make_cifar(tmp_path / "cifar-10-batches-py")
     paper = PRESETS["paper"]
@@ -187,8 +219,8 @@ def test_paper_preset_runs_on_cifar10_files(tmp_path):
                 "model_options": {**paper["model_options"], **small},
                 "train": {**paper["train"], "epochs": 1, "batch_size": 8}, "noise": {"gaussian": (0.2,)}}
     results = run_seed(settings, seed=0, progress=False)
-    assert set(results) == set(ARMS)
-    for arm in ARMS:
+    assert set(results) == set(ARMS) | {f"kd-response-tau{tau:g}" for tau in paper["tau_sweep"]}
+    for arm in ("teacher", *STUDENT_MODES):
         metrics = results[arm]["metrics"]
         assert 0.0 <= metrics["gaussian@0.2"] <= 100.0 and metrics["energy_pj"] > 0
     assert results["teacher"]["metrics"]["firing_rate"] == 0.0 and results["snn"]["metrics"]["firing_rate"] > 0
@@ -196,10 +228,10 @@ def test_paper_preset_runs_on_cifar10_files(tmp_path):
 
 def test_committed_book_record_has_the_metrics_the_chapter_shows():
     """(That the record's setting is the book preset's is checked for every record in tests/test_records.py.)"""
-    from snnlab.repro.kdsnn import ARMS
+    from snnlab.repro.kdsnn import ARMS, PRESETS, STUDENT_MODES
 
     record = json.loads((Path(__file__).resolve().parents[1] / "results" / "kdsnn-book.json").read_text())
-    assert tuple(record["arms"]) == ARMS
-    for arm in ARMS:
+    assert tuple(record["arms"]) == ARMS + tuple(f"kd-response-tau{tau:g}" for tau in PRESETS["book"]["tau_sweep"])
+    for arm in ("teacher", *STUDENT_MODES):
         assert {"energy_pj", "firing_rate", "gaussian@0.4", "salt-pepper@0.2", "blur@1.5"} <= set(
             record["arms"][arm]["metrics"])

@@ -226,16 +226,19 @@ def test_paper_preset_runs_on_cifar10_files(tmp_path):
                 "ann_train": {**paper["ann_train"], **one_epoch}, "train": {**paper["train"], **one_epoch},
                 "T": 2, "sweep": (1, 2, 4), "student_sweep": (1, 2)}
     results = run_seed(settings, seed=0, progress=False)
-    assert set(results) == set(ARMS)
+    assert set(results) == set(ARMS) | {f"lasnn-lr{rate:g}" for rate in paper["lr_sweep"]}
     assert len(results["converted"]["curve"]) == 3 and len(results["lasnn"]["curve"]) == 2
     assert results["lasnn"]["metrics"]["energy_pj"] > 0 and results["teacher"]["metrics"]["firing_rate"] == 0.0
 
 
 def test_committed_book_record_has_the_metrics_the_chapter_shows():
     """(That the record's setting is the book preset's is checked for every record in tests/test_records.py.)"""
-    from snnlab.repro.lasnn import ARMS
+    from test_records import AWAITING_RERUN
+
+    from snnlab.repro.lasnn import ARMS, PRESETS
 
     record = json.loads((Path(__file__).resolve().parents[1] / "results" / "lasnn-book.json").read_text())
-    assert tuple(record["arms"]) == ARMS
+    if "lasnn" not in AWAITING_RERUN:
+        assert tuple(record["arms"]) == ARMS + tuple(f"lasnn-lr{rate:g}" for rate in PRESETS["book"]["lr_sweep"])
     assert {"latency_ratio", "converted_steps_to_match", "energy_pj", "firing_rate"} <= set(
         record["arms"]["lasnn"]["metrics"])

@@ -11,7 +11,7 @@ def explicit_tet(out_seq, y, lam, phi):
     T, N, C = out_seq.shape
     ce = sum(-torch.log_softmax(out_seq[t], -1)[torch.arange(N), y].mean() for t in range(T)) / T
     mse = sum(((out_seq[t] - phi) ** 2).mean() for t in range(T)) / T
-    return ce + lam * mse
+    return (1 - lam) * ce + lam * mse   # the official code's weighting
 
 
 @pytest.mark.parametrize("lam,phi", [(0.0, 1.0), (1e-3, 1.0), (0.5, -0.3)])
@@ -25,7 +25,8 @@ def test_tet_ce_equals_spikingjelly_and_terms_add_up():
     torch.manual_seed(1)
     out_seq, y = torch.randn(3, 8, 10), torch.randint(0, 10, (8,))
     assert torch.allclose(per_step_ce(out_seq, y), sjf.temporal_efficient_training_cross_entropy(out_seq, y))
-    assert torch.allclose(tet_loss(out_seq, y, lam=0.1), per_step_ce(out_seq, y) + 0.1 * output_regulariser(out_seq))
+    assert torch.allclose(tet_loss(out_seq, y, lam=0.1),
+                          0.9 * per_step_ce(out_seq, y) + 0.1 * output_regulariser(out_seq))
 
 
 def test_tet_differs_from_mean_output_ce_and_both_equal_at_T1():
@@ -80,3 +81,17 @@ def test_kd_tau_squared_scaling_of_gradients():
     assert torch.allclose(s.grad, (s - t).detach() / 6, atol=5e-3)  # O(z^2 / (tau C)) from the expansion
     kd_loss(s, t, tau=1.0).backward()  # at tau = 1 the linearisation does not hold
     assert not torch.allclose(s.grad, 2 * (s - t).detach() / 6, atol=5e-3)
+
+
+def test_tet_method_terms_sum_to_the_official_weighting_and_lam_is_checked():
+    from snnlab.methods import TET
+    torch.manual_seed(3)
+    model = torch.nn.Linear(6, 4)
+    method = TET(lambda x: model(x), T=3, lam=0.25, phi=0.5)
+    x, y = torch.randn(5, 6), torch.randint(0, 4, (5,))
+    _, losses = method(x, y)
+    out_seq = model(x).expand(3, 5, 4)
+    assert torch.allclose(sum(losses.values()), explicit_tet(out_seq, y, 0.25, 0.5), atol=1e-6)
+    for lam in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="lam must lie in"):
+            tet_loss(out_seq, y, lam=lam)

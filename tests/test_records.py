@@ -14,8 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RECORDS = sorted((ROOT / "results").glob("*-book.json"))
 SWEEP_RECORDS = sorted((ROOT / "results" / "sweeps").glob("*-book.json"))
 
-AWAITING_RERUN = {"mskd", "tssd", "tssd-events", "ssnn", "kdsnn", "lasnn", "joint-asnn",
-                  "spikingbert", "tssd-teacher-steps", "ssnn-average-steps"}
+AWAITING_RERUN = {"mskd", "tssd-events", "ssnn", "spikingbert", "lasnn", "tssd-teacher-steps", "ssnn-average-steps"}
 """Records made before the book presets moved to 5 seeds and larger test splits; their chapters show them with the
 list of differences until ``snnlab reproduce NAME --preset book`` (``snnlab sweep``) writes them again. A record
 that matches its preset must leave this set (:func:`_expect_current` fails when it is still listed)."""
@@ -56,7 +55,7 @@ def test_book_record_matches_its_preset(path):
     assert shown["stale"] == [], (
         f"the book preset of {record['name']!r} changed: rerun `snnlab reproduce {record['name']} --preset book` "
         "and commit the record")
-    assert tuple(record["arms"]) == reproduction.arms
+    assert tuple(record["arms"])[:len(reproduction.arms)] == reproduction.arms
     assert all(arm["n"] == reproduction.settings("book")["seeds"] for arm in record["arms"].values())
     assert record["premise"]["measured"] is not None and "mde" in record["effect"] and record["data"]["test_size"]
 

@@ -84,19 +84,19 @@ def test_premise_decides_the_verdict():
     assert at_most.assess({"a": {"mean": 97.0}})["holds"] and not at_most.assess({"a": {"mean": 90.0}})["holds"]
     assert arm_value({"a": {"mean": 1.0, "metrics": {"m": {"mean": 7.0}}}}, "a:m") == 7.0
 
-    # kdsnn's premise: the teacher beats the student trained alone by >= 3 points
+    # kdsnn's premise: the same response KD lifts an ANN of the student's architecture by >= 1 point
     method, baseline = [80.0, 81.0, 82.0, 81.5, 80.5], [78.0, 78.5, 79.0, 79.2, 78.1]
-    strong = _record("kdsnn", {"kd-response": (method, {}), "snn": (baseline, {}),
-                               "teacher": ([90.0] * 5, {})}, "kd-response - snn")
+    strong = _record("kdsnn", {"kd-response": (method, {}), "snn": (baseline, {}), "ann-student": ([84.0] * 5, {}),
+                               "ann-student-kd": ([86.0] * 5, {})}, "kd-response - snn")
     assessed = assess(strong)
     assert assessed["effect"]["verdict"] == "reproduced" and assessed["premise"]["holds"]
-    weak = _record("kdsnn", {"kd-response": (method, {}), "snn": (baseline, {}),
-                             "teacher": ([80.0] * 5, {})}, "kd-response - snn")
+    weak = _record("kdsnn", {"kd-response": (method, {}), "snn": (baseline, {}), "ann-student": ([84.0] * 5, {}),
+                             "ann-student-kd": ([84.5] * 5, {})}, "kd-response - snn")
     assessed = assess(weak)
     assert assessed["effect"]["verdict_of_difference"] == "reproduced"
     assert assessed["effect"]["verdict"] == "premise not met"
-    no_teacher = _record("kdsnn", {"kd-response": (method, {}), "snn": (baseline, {})}, "kd-response - snn")
-    assert assess(no_teacher)["effect"]["verdict"] == "premise not measured"
+    no_control = _record("kdsnn", {"kd-response": (method, {}), "snn": (baseline, {})}, "kd-response - snn")
+    assert assess(no_control)["effect"]["verdict"] == "premise not measured"
 
 
 def test_every_reproduction_declares_a_premise_and_five_book_seeds():
@@ -108,6 +108,24 @@ def test_every_reproduction_declares_a_premise_and_five_book_seeds():
     with pytest.raises(ValueError, match="declares no premise"):
         register(Reproduction(name="no-premise", paper="p", claim="c", metric="m", arms=("a", "b"),
                               presets={p: {} for p in ("smoke", "book", "paper")}, run_seed=lambda *a: {}))
+
+
+def test_a_record_keeps_the_arms_a_run_returns_beyond_the_declared_ones(monkeypatch):
+    def run_seed(settings, seed, progress):
+        return {"method": {"final": 80.0 + seed, "curve": [80.0]}, "baseline": {"final": 79.0, "curve": [79.0]},
+                "method-sweep1": {"final": 70.0 + seed, "curve": [70.0]}}
+
+    preset = dict(dataset="digits", data_options=dict(size=8), seeds=2)
+    toy = Reproduction(name="toy-extra-arms", paper="p", claim="c", metric="m", arms=("method", "baseline"),
+                       presets={p: preset for p in ("smoke", "book", "paper")}, run_seed=run_seed,
+                       premise=Premise("always", lambda arms: 1.0, 0.0))
+    monkeypatch.setitem(registry._REGISTRY, toy.name, toy)
+    record = registry.run(toy.name, "smoke", out=None, progress=False)
+    assert list(record["arms"]) == ["method", "baseline", "method-sweep1"]
+    assert record["arms"]["method-sweep1"]["per_seed"] == [70.0, 71.0]
+    monkeypatch.setitem(registry._REGISTRY, toy.name, Reproduction(**{**toy.__dict__, "arms": ("method", "missing")}))
+    with pytest.raises(ValueError, match=r"no result for declared arm\(s\) \['missing'\]"):
+        registry.run(toy.name, "smoke", out=None, progress=False)
 
 
 def test_stale_differences_name_each_changed_entry():

@@ -88,6 +88,17 @@ def test_non_finite_loss_stops_with_clear_message(tiny_images):
         make_trainer(tiny_images, method_cls=Exploding).fit()
 
 
+def test_eval_every_tests_every_kth_epoch_and_the_last(tiny_images):
+    from snnlab.train import test_curve
+    history = make_trainer(tiny_images, epochs=5, eval_every=2).fit()
+    assert [r["epoch"] for r in history if "test_acc" in r] == [2, 4, 5]
+    assert test_curve(history) == [history[1]["test_acc"], history[3]["test_acc"], history[4]["test_acc"]]
+    every = make_trainer(tiny_images, epochs=5).fit()
+    assert test_curve(every)[-1] == history[-1]["test_acc"]          # testing does not change the training
+    with pytest.raises(ValueError, match="eval_every must be >= 1"):
+        TrainConfig(eval_every=0)
+
+
 def test_config_errors():
     with pytest.raises(ValueError, match="unknown optimizer 'adma'"):
         TrainConfig(optimizer="adma")

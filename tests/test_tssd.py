@@ -42,6 +42,7 @@ def test_loss_terms_match_an_independent_computation():
     weak = method.weak(encode("direct", x, 2)).exits[middle_stage(net)]
     assert torch.allclose(student_out, student, atol=1e-6)
     assert losses["ce"].item() == pytest.approx(F.cross_entropy(student, y).item(), rel=1e-5)
+    assert losses["ce_teacher"].item() == pytest.approx(F.cross_entropy(teacher, y).item(), rel=1e-5)
     assert losses["tsd"].item() == pytest.approx(0.7 * ((student - teacher) ** 2).mean().item(), rel=1e-5)
     ssd = sum(((weak[t] - student) ** 2).mean() for t in range(2)) / 2
     assert losses["ssd"].item() == pytest.approx(0.3 * ssd.item(), rel=1e-5)
@@ -79,10 +80,22 @@ def test_teacher_target_is_detached_by_default(detach):
     method = TSSD(_PerStep(), T_s=1, T_t=3, num_classes=4, weak_stage=None, detach_targets=detach)
     x = torch.randn(3, 2, 3, requires_grad=True)                            # already time-major
     _, losses = method(x, torch.tensor([0, 1]))
-    assert set(losses) == {"ce", "tsd"}
+    assert set(losses) == {"ce", "ce_teacher", "tsd"}
     grad, = torch.autograd.grad(losses["tsd"], x)
     reaches_teacher_steps = grad[1:].abs().sum() > 0
     assert reaches_teacher_steps != detach
+
+
+@pytest.mark.parametrize("teacher_ce", [True, False])
+def test_the_teacher_steps_are_trained_by_the_teacher_cross_entropy(teacher_ce):
+    # With the TSD target detached, steps T_s+1..T_t get a gradient only through the teacher's own cross entropy.
+    torch.manual_seed(0)
+    method = TSSD(_PerStep(), T_s=1, T_t=3, num_classes=4, weak_stage=None, teacher_ce=teacher_ce)
+    x = torch.randn(3, 2, 3, requires_grad=True)
+    _, losses = method(x, torch.tensor([0, 1]))
+    assert ("ce_teacher" in losses) == teacher_ce
+    grad, = torch.autograd.grad(sum(losses.values()), x)
+    assert (grad[1:].abs().sum() > 0) == teacher_ce
 
 
 def test_bad_settings_and_inputs_fail_clearly():
@@ -114,7 +127,7 @@ def test_tssd_learns_on_digits(tmp_path, monkeypatch):
     method = TSSD(_net(width=8), T_s=1, T_t=2, num_classes=10)
     history = Trainer(method, train, test, TrainConfig(epochs=5, lr=3e-3, batch_size=32, progress=False)).fit()
     assert history[-1]["loss"] < history[0]["loss"] and history[-1]["test_acc"] > 50.0           # chance: 10 %
-    assert {"loss/ce", "loss/tsd", "loss/ssd"} <= set(history[-1])
+    assert {"loss/ce", "loss/ce_teacher", "loss/tsd", "loss/ssd"} <= set(history[-1])
 
 
 @pytest.mark.parametrize("name", ["tssd", "tssd-events"])
@@ -136,7 +149,7 @@ def test_resnet18_gets_its_weak_classifier_after_the_middle_stage():
     method = TSSD(resnet, T_s=1, T_t=2, num_classes=10)
     x, y = torch.rand(3, 1, 16, 16), torch.randint(0, 10, (3,))
     _, losses = method(x, y)
-    assert set(losses) == {"ce", "tsd", "ssd"}
+    assert set(losses) == {"ce", "ce_teacher", "tsd", "ssd"}
     sum(losses.values()).backward()
     assert all(p.grad is not None for p in method.weak.heads.parameters())
     assert resnet.features.layer1[0].conv1.weight.grad.abs().sum() > 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["kd_loss", "soft_cross_entropy"]
+__all__ = ["kd_loss", "response_kd_terms", "soft_cross_entropy"]
 
 
 def _check_pair(student: torch.Tensor, teacher: torch.Tensor, tau: float) -> None:
@@ -36,6 +36,21 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tau: flo
     log_p_s = F.log_softmax(student_logits / tau, dim=-1).flatten(0, -2)
     log_p_t = F.log_softmax(teacher_logits / tau, dim=-1).flatten(0, -2)
     return tau**2 * F.kl_div(log_p_s, log_p_t, reduction="batchmean", log_target=True)
+
+
+def response_kd_terms(student_logits: torch.Tensor, teacher_logits: torch.Tensor, targets: torch.Tensor,
+                      alpha: float, tau: float) -> dict[str, torch.Tensor]:
+    r"""The two terms of response-based distillation (Hinton et al., 2015), as loss terms ``ce`` and ``kd``:
+
+    .. math:: (1-\alpha)\,\mathrm{CE}(z_S, y) \;+\; \alpha\,\tau^2\,\mathrm{KL}\big(\sigma(z_T/\tau)\,\|\,\sigma(z_S/\tau)\big)
+
+    ``teacher_logits`` are used as given (detach them, or compute them under ``torch.no_grad``, for a frozen
+    teacher).
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+    return {"ce": (1.0 - alpha) * F.cross_entropy(student_logits, targets),
+            "kd": alpha * kd_loss(student_logits, teacher_logits, tau)}
 
 
 def soft_cross_entropy(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tau: float = 1.0) -> torch.Tensor:

@@ -26,8 +26,10 @@ def tet_loss(out_seq: torch.Tensor, target: torch.Tensor, lam: float = 1e-3, phi
         lam: weight :math:`\lambda` of the regulariser (0 disables it).
         phi: the constant :math:`\phi` the outputs are pulled towards.
     """
+    if not 0.0 <= lam <= 1.0:
+        raise ValueError(f"lam must lie in [0, 1] (it weighs the regulariser against the CE by lam : 1 - lam), got {lam}")
     loss = per_step_ce(out_seq, target)
-    return loss + lam * output_regulariser(out_seq, phi) if lam else loss
+    return (1.0 - lam) * loss + lam * output_regulariser(out_seq, phi) if lam else loss
 
 
 def per_step_ce(out_seq: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

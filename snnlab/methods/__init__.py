@@ -1,5 +1,5 @@
 """Methods: one module per paper; each turns a batch into ``(outputs, {loss_name: loss})``."""
-from .base import ANNClassification, Method, SpikingMethod
+from .base import ANNClassification, DistilledANN, Method, SpikingMethod
 from .joint_asnn import JointASNN, SummedOutputCE
 from .kdsnn import KDSNN
 from .lasnn import LaSNN
@@ -9,6 +9,6 @@ from .ssnn import SSNN
 from .tet import TET, MeanOutputCE
 from .tssd import TSSD
 
-__all__ = ["Method", "SpikingMethod", "ANNClassification", "TET", "MeanOutputCE", "MSKD", "TSSD", "SSNN",
+__all__ = ["Method", "SpikingMethod", "ANNClassification", "DistilledANN", "TET", "MeanOutputCE", "MSKD", "TSSD", "SSNN",
            "JointASNN", "SummedOutputCE", "SpikingBERTKD", "KDSNN",
            "LaSNN"]

@@ -7,8 +7,9 @@ from torch import nn
 
 from ..encoding import encode
 from ..layout import mean_over_time
+from ..losses.kd import response_kd_terms
 
-__all__ = ["Method", "SpikingMethod", "ANNClassification", "FrozenTeacher"]
+__all__ = ["Method", "SpikingMethod", "ANNClassification", "FrozenTeacher", "DistilledANN"]
 
 
 class Method(nn.Module):
@@ -102,3 +103,26 @@ class FrozenTeacher(nn.Module):
         if teacher is not None:
             teacher.eval()
         return self
+
+
+class DistilledANN(FrozenTeacher, ANNClassification):
+    r"""Response-based distillation into an ANN student (Hinton, Vinyals & Dean, 2015):
+    :math:`(1-\alpha)\,\mathrm{CE}(z_S, y) + \alpha\,\tau^2\,\mathrm{KL}(\sigma(z_T/\tau)\,\|\,\sigma(z_S/\tau))`
+    (:func:`snnlab.losses.response_kd_terms`), the teacher frozen.
+
+    The control of the ANN-to-SNN distillation chapters: the same distillation into a non-spiking student of the
+    student's architecture tells whether distillation helps at all in a setting.
+    """
+
+    def __init__(self, model: nn.Module, teacher: nn.Module, alpha: float = 0.9, tau: float = 4.0):
+        super().__init__(model)
+        if not tau > 0:
+            raise ValueError(f"tau must be > 0, got {tau}")
+        self.alpha, self.tau = alpha, tau
+        self.set_teacher(teacher)
+
+    def forward(self, inputs, targets):
+        logits = self.model(inputs)
+        with torch.no_grad():
+            teacher_logits = self.teacher(inputs)
+        return logits, response_kd_terms(logits, teacher_logits, targets, self.alpha, self.tau)

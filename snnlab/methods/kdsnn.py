@@ -32,7 +32,7 @@ from ..energy import NEURON_TYPES
 from ..hooks import FeatureCapture, get_module
 from ..layout import mean_over_time
 from ..losses.feature_kd import feature_adapter, margin_from_bn, margin_relu, partial_l2_loss
-from ..losses.kd import kd_loss
+from ..losses.kd import response_kd_terms
 from ..models.multi_exit import stage_channels
 from .base import FrozenTeacher, SpikingMethod
 
@@ -180,9 +180,7 @@ class KDSNN(FrozenTeacher, SpikingMethod):
                 teacher_features = cap.features
             else:
                 z_t = self.teacher(inputs)
-        losses = {"ce": (1.0 - self.alpha) * ce if self.response else ce}
-        if self.response:
-            losses["kd"] = self.alpha * kd_loss(z_s, z_t, self.tau)
+        losses = response_kd_terms(z_s, z_t, targets, self.alpha, self.tau) if self.response else {"ce": ce}
         if self.feature:
             losses["feat"] = self.beta * self.feature_loss(student_features, teacher_features)
         return z_s, losses

@@ -19,11 +19,13 @@ class TET(SpikingMethod):
 
     def __init__(self, model: nn.Module, T: int, lam: float = 1e-3, phi: float = 1.0, encoding: str = "direct"):
         super().__init__(model, T, encoding)
+        if not 0.0 <= lam <= 1.0:
+            raise ValueError(f"lam must lie in [0, 1], got {lam}")
         self.lam, self.phi = lam, phi
 
     def forward(self, inputs, targets):
         out_seq = self.output_sequence(inputs)
-        losses = {"ce": per_step_ce(out_seq, targets)}
+        losses = {"ce": (1.0 - self.lam) * per_step_ce(out_seq, targets)}
         if self.lam:
             losses["mse"] = self.lam * output_regulariser(out_seq, self.phi)
         return mean_over_time(out_seq), losses

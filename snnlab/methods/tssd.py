@@ -6,12 +6,15 @@ a spatial signal. With :math:`f(x; \theta, T) = \frac1T\sum_{t=1}^{T} f_t(x; \th
 
 .. math::
 
-    \mathcal L = \mathrm{CE}\big(f(x;\theta,T_s), y\big)
+    \mathcal L = \mathrm{CE}\big(f(x;\theta,T_s), y\big) + \mathrm{CE}\big(f(x;\theta,T_t), y\big)
       + \alpha\,\underbrace{\big\|f(x;\theta,T_s) - f(x;\theta,T_t)\big\|^2}_{\mathcal L_{TSD}}
       + \beta\,\underbrace{\frac1{T_s}\sum_{t=1}^{T_s}\big\|f_t(x;\theta_1\circ C) - f(x;\theta,T_s)\big\|^2}_{\mathcal L_{SSD}},
 
 with mean-squared distances and the targets (:math:`f(x;\theta,T_t)` in TSD, :math:`f(x;\theta,T_s)` in SSD)
-detached by default. A spiking network is causal and direct encoding feeds the same input at every step, so the
+detached by default. The teacher's own cross entropy is what trains the teacher: the paper's teacher is
+"continuously optimised" with the student, and with its target detached in TSD, steps :math:`T_s+1 \dots T_t`
+would otherwise get no gradient at all (``teacher_ce=False`` drops it, leaving an untrained teacher).
+A spiking network is causal and direct encoding feeds the same input at every step, so the
 first :math:`T_s` steps of one run at :math:`T_t` *are* the run at :math:`T_s`: one forward pass gives both student
 and teacher. For event data the same holds when the student's frames are the first :math:`T_s` of the teacher's
 (fixed time-window slicing, as the papers' 10 ms / 30 ms slices); the method reads the batch that way. The equality
@@ -44,7 +47,8 @@ def middle_stage(model: nn.Module) -> str:
 class TSSD(SpikingMethod):
     r"""Train ``model`` with temporal-spatial self-distillation (see the module docstring).
 
-    Loss terms: ``ce`` (student cross entropy), ``tsd`` = :math:`\alpha\,\mathcal L_{TSD}`, ``ssd`` =
+    Loss terms: ``ce`` (student cross entropy), ``ce_teacher`` (the teacher's, unless ``teacher_ce=False``),
+    ``tsd`` = :math:`\alpha\,\mathcal L_{TSD}`, ``ssd`` =
     :math:`\beta\,\mathcal L_{SSD}` (absent with ``weak_stage=None``, or ``beta=0``). Predictions use the student
     alone: the network at :math:`T_s` steps, without the weak classifier.
 
@@ -58,16 +62,18 @@ class TSSD(SpikingMethod):
         detach_targets: stop the gradient through the teacher output (TSD) and the student output used as SSD's
             target (default, as the method describes them as targets); ``False`` backpropagates through both.
         encoding: how static inputs become ``T_t`` steps (``"direct"`` gives the single-pass equality).
+        teacher_ce: add the cross entropy of the teacher output :math:`f(x;\theta,T_t)` (default), so the network
+            run for :math:`T_t` steps is trained as well as the one run for :math:`T_s`.
     """
 
     def __init__(self, model: nn.Module, T_s: int, T_t: int, num_classes: int, alpha: float = 1.0, beta: float = 1.0,
                  weak_stage: str | None = "middle", weak_channels: int | None = None, detach_targets: bool = True,
-                 encoding: str = "direct"):
+                 encoding: str = "direct", teacher_ce: bool = True):
         if not 1 <= T_s < T_t:
             raise ValueError(f"need 1 <= T_s < T_t, got T_s={T_s}, T_t={T_t}")
         super().__init__(model, T_t, encoding)
         self.T_s, self.T_t = T_s, T_t
-        self.alpha, self.beta, self.detach_targets = alpha, beta, detach_targets
+        self.alpha, self.beta, self.detach_targets, self.teacher_ce = alpha, beta, detach_targets, teacher_ce
         self.weak: MultiExit | None = None
         if weak_stage is not None and beta:
             path = middle_stage(model) if weak_stage == "middle" else weak_stage
@@ -87,6 +93,8 @@ class TSSD(SpikingMethod):
         student = out_seq[:self.T_s].mean(0)                     # f(x; theta, T_s): the first T_s steps
         teacher = out_seq.mean(0)                                # f(x; theta, T_t): all T_t steps
         losses = {"ce": F.cross_entropy(student, targets)}
+        if self.teacher_ce:
+            losses["ce_teacher"] = F.cross_entropy(teacher, targets)
         if self.alpha:
             losses["tsd"] = self.alpha * F.mse_loss(student, self._target(teacher))
         if weak_seq is not None:

@@ -7,15 +7,22 @@ from ..data import get_dataset
 from ..methods.base import Method
 from ..models.registry import build_model
 from ..reproducibility import seed_everything
-from ..train import TrainConfig, Trainer, final_accuracy
+from ..train import TrainConfig, Trainer, final_accuracy, test_curve
 
-__all__ = ["load_data", "fit", "train_arm"]
+__all__ = ["load_data", "teacher_data", "fit", "train_arm"]
 
 
 def load_data(settings: dict):
     """The (train, test) datasets a setting names: ``settings["dataset"]`` with ``settings["data_options"]``."""
     options = settings.get("data_options", {})
     return (get_dataset(settings["dataset"], "train", **options), get_dataset(settings["dataset"], "test", **options))
+
+
+def teacher_data(settings: dict, data):
+    """The (train, test) data of a setting's teacher: its own ``settings["teacher"]["data_options"]`` when it has
+    them (e.g. a teacher that learns from more images than its students), else the students' ``data``."""
+    teacher = settings["teacher"]
+    return load_data({**settings, "data_options": teacher["data_options"]}) if "data_options" in teacher else data
 
 
 def fit(make_method: Callable[[object], Method], settings: dict, seed: int, progress: bool,
@@ -37,4 +44,4 @@ def fit(make_method: Callable[[object], Method], settings: dict, seed: int, prog
 def train_arm(make_method: Callable[[object], Method], settings: dict, seed: int, progress: bool, data=None) -> dict:
     """:func:`fit`, reduced to ``{"final": last test accuracy, "curve": test accuracy per epoch}``."""
     _, history = fit(make_method, settings, seed, progress, data)
-    return {"final": final_accuracy(history), "curve": [r["test_acc"] for r in history]}
+    return {"final": final_accuracy(history), "curve": test_curve(history)}

@@ -6,7 +6,10 @@ Spiking Neural Networks* (seed 001 §1). Per seed, the three stages: a teacher A
 bias-free, BN-free, average-pooling ANN is trained and converted by threshold balancing
 (:func:`snnlab.conversion.threshold_balance.convert_by_threshold_balancing`); the converted SNN initialises two
 students trained at ``T`` steps of Poisson input: LaSNN (CE + logit KD + activation and gradient attention at three
-levels, :class:`snnlab.methods.lasnn.LaSNN`) and, as the ablation, the same fine-tuning with CE alone. Every SNN is
+levels, :class:`snnlab.methods.lasnn.LaSNN`) and, as the control, the same fine-tuning with CE alone; LaSNN is also
+fine-tuned at each learning rate of ``lr_sweep`` (the paper does not give its optimiser). A second control trains
+the small ANN from scratch with the same logit distillation (:class:`snnlab.methods.DistilledANN`, CE and KD
+weighted 1 : alpha as in LaSNN): does distillation help at all in the setting? Every SNN is
 evaluated at every ``T`` of a sweep in one run (a causal network's first ``T`` steps of a longer Poisson train are
 a ``T``-step run). Recorded: accuracy at ``T`` for each arm, the accuracy-vs-``T`` curves, the smallest ``T`` at
 which the converted SNN reaches LaSNN's accuracy at ``T`` and the ratio of the two (the paper's latency claim),
@@ -21,54 +24,59 @@ from torch.utils.data import DataLoader
 
 from ..conversion.threshold_balance import convert_by_threshold_balancing
 from ..encoding import poisson
-from ..methods.base import ANNClassification
+from ..methods.base import ANNClassification, DistilledANN
 from ..methods.lasnn import LaSNN
 from ..models.plain import ConversionCNN
 from ..models.registry import build_model
 from ..neurons import neuron_spec
 from ..reproducibility import derived_seed, seed_everything
-from ..train import TrainConfig, Trainer
-from .common import load_data
+from ..train import TrainConfig, Trainer, test_curve
+from .common import load_data, teacher_data
 from .kdsnn import model_metrics
 from .registry import BOOK_SEEDS, Premise, Reproduction, arm_gap, register
 
 __all__ = ["PRESETS", "ARMS", "run_seed", "accuracy_by_steps", "steps_to_reach"]
 
-ARMS = ("lasnn", "converted", "lasnn-ce", "small-ann", "teacher")
+ARMS = ("lasnn", "converted", "lasnn-ce", "small-ann", "teacher", "small-ann-kd")
 """LaSNN first, the converted SNN at the same ``T`` second (the compared pair), then conversion + CE fine-tuning,
-the small ANN that was converted and the teacher. The SNN arms' curves are accuracy vs ``T`` (their sweeps), the
-ANNs' curves test accuracy per epoch."""
+the small ANN that was converted, the teacher and the small ANN distilled from the teacher. The SNN arms' curves are
+accuracy vs ``T`` (their sweeps), the ANNs' curves test accuracy per epoch. A record also holds ``lasnn-lr<rate>``
+for each learning rate of the setting's ``lr_sweep``."""
 
 _ADAM = dict(optimizer="adam", lr=3e-3, scheduler="cosine", batch_size=32)
 _IF = dict(kind="if", v_reset=None, surrogate="triangle", alpha=1.0)   # subtractive reset, linear surrogate
+_SGD = dict(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4, scheduler="cosine")
+_FINE_TUNE = dict(optimizer="sgd", lr=1e-3, momentum=0.9, scheduler="cosine", batch_size=16)
 
 PRESETS = {
     "smoke": dict(dataset="digits", data_options=dict(size=16, train_limit=100), T=4,
                   teacher=dict(model="small-cnn", model_options=dict(in_channels=1, width=8, neuron=None),
                                train=dict(_ADAM, epochs=1)),
                   student=dict(cfg=(4, "P", 8, "P", 8, "P"), neuron=_IF), ann_train=dict(_ADAM, epochs=2),
-                  train=dict(_ADAM, lr=1e-3, epochs=1), alpha=1.0, tau=4.0, beta=1.0, beta_grad=1.0, gamma=0.5,
-                  sweep=(1, 4, 8), student_sweep=(1, 4), seeds=1),
-    "book": dict(dataset="digits", data_options=dict(size=16), T=8,
-                 teacher=dict(model="small-cnn", model_options=dict(in_channels=1, width=32, neuron=None),
-                              train=dict(_ADAM, epochs=6)),
-                 student=dict(cfg=(8, "P", 16, "P", 32, "P"), neuron=_IF), ann_train=dict(_ADAM, epochs=6),
-                 train=dict(_ADAM, lr=3e-4, epochs=3), alpha=1.0, tau=4.0, beta=1.0, beta_grad=1.0, gamma=0.5,
-                 sweep=(1, 2, 4, 8, 16, 32, 64, 128), student_sweep=(1, 2, 4, 8, 16, 32), seeds=BOOK_SEEDS),
+                  train=dict(_ADAM, lr=1e-3, epochs=1), lr_sweep=(1e-2,), alpha=1.0, tau=4.0, beta=1.0,
+                  beta_grad=1.0, gamma=0.5, sweep=(1, 4, 8), student_sweep=(1, 4), seeds=1),
+    # Fashion-MNIST at 16x16: the teacher (a 16-wide ANN) learns from all 18,000 training images; the small ANN,
+    # its conversion and the fine-tuning use 6,000. The paper preset's recipe (SGD; fine-tuning at 1e-3 with
+    # momentum 0.9, batch 16), scaled down in data, width and epochs (10 / 10 / 2); T = 8 against conversion swept
+    # to 64 steps.
+    "book": dict(dataset="fashion", data_options=dict(size=16, train_limit=6000), T=8,
+                 teacher=dict(model="small-cnn", model_options=dict(in_channels=1, width=16, neuron=None),
+                              data_options=dict(size=16), train=dict(_SGD, batch_size=128, epochs=10)),
+                 student=dict(cfg=(8, "P", 16, "P", 32, "P"), neuron=_IF),
+                 ann_train=dict(_SGD, lr=0.05, batch_size=128, epochs=10),
+                 train=dict(_FINE_TUNE, epochs=2), lr_sweep=(1e-2,), alpha=1.0, tau=4.0, beta=1.0, beta_grad=1.0,
+                 gamma=0.5, sweep=(1, 2, 4, 8, 16, 32, 64), student_sweep=(1, 2, 4, 8, 16), seeds=BOOK_SEEDS),
     # CIFAR-10 (the paper also reports CIFAR-100 and Tiny-ImageNet): a VGG-style conversion-friendly student at
     # T = 100 against the converted SNN swept to T = 2500; teacher ANN ResNet-18 (300 epochs), small ANN 200
     # epochs, distillation 100 epochs, batch 16 (the notes' schedule; the optimiser is not given: SGD assumed).
     "paper": dict(dataset="cifar10", data_options=dict(augment=True, normalize=False), T=100,
                   teacher=dict(model="resnet18", model_options=dict(in_channels=3, neuron=None),
-                               train=dict(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4,
-                                          scheduler="cosine", batch_size=128, epochs=300)),
+                               train=dict(_SGD, batch_size=128, epochs=300)),
                   student=dict(cfg=(64, 64, "P", 128, 128, "P", 256, 256, 256, "P", 512, "P"), neuron=_IF,
                                dropout=0.2),
-                  ann_train=dict(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-4, scheduler="cosine",
-                                 batch_size=128, epochs=200),
-                  train=dict(optimizer="sgd", lr=1e-3, momentum=0.9, scheduler="cosine", batch_size=16, epochs=100),
-                  alpha=1.0, tau=4.0, beta=1.0, beta_grad=1.0, gamma=0.5,
-                  sweep=(25, 50, 100, 200, 400, 800, 1600, 2500), student_sweep=(25, 50, 100), seeds=1),
+                  ann_train=dict(_SGD, lr=0.05, batch_size=128, epochs=200),
+                  train=dict(_FINE_TUNE, epochs=100), lr_sweep=(1e-2,), alpha=1.0, tau=4.0, beta=1.0, beta_grad=1.0,
+                  gamma=0.5, sweep=(25, 50, 100, 200, 400, 800, 1600, 2500), student_sweep=(25, 50, 100), seeds=1),
 }
 
 
@@ -98,10 +106,11 @@ def steps_to_reach(steps, accuracies, target: float) -> float:
     return float(min(reached)) if reached else math.nan
 
 
-def _train_ann(model, settings_train, data, seed, progress):
+def _train_ann(method, settings_train, data, seed, progress):
+    """Train an ANN ``method``; its model (in evaluation mode) and test accuracy per tested epoch."""
     config = TrainConfig(seed=seed, progress=progress, **settings_train)
-    history = Trainer(ANNClassification(model), data[0], data[1], config).fit()
-    return model.eval(), [r["test_acc"] for r in history]
+    history = Trainer(method, data[0], data[1], config).fit()
+    return method.model.eval(), test_curve(history)
 
 
 def run_seed(settings: dict, seed: int, progress: bool) -> dict:
@@ -122,9 +131,15 @@ def run_seed(settings: dict, seed: int, progress: bool) -> dict:
 
     seed_everything(seed)
     teacher = build_model(settings["teacher"]["model"], num_classes=classes, **settings["teacher"]["model_options"])
-    teacher, teacher_curve = _train_ann(teacher, settings["teacher"]["train"], data, seed, progress)
+    teacher, teacher_curve = _train_ann(ANNClassification(teacher), settings["teacher"]["train"],
+                                        teacher_data(settings, data), seed, progress)
     seed_everything(seed)
-    small_ann, ann_curve = _train_ann(student(None), settings["ann_train"], data, seed, progress)
+    small_ann, ann_curve = _train_ann(ANNClassification(student(None)), settings["ann_train"], data, seed, progress)
+    seed_everything(seed)
+    kd_weight = settings["alpha"] / (1.0 + settings["alpha"])          # CE : KD = 1 : alpha, as in LaSNN's loss
+    distilled_ann, distilled_curve = _train_ann(DistilledANN(student(None), teacher, alpha=kd_weight,
+                                                             tau=settings["tau"]), settings["ann_train"], data, seed,
+                                                progress)
     device = next(small_ann.parameters()).device
 
     def converted():
@@ -138,20 +153,26 @@ def run_seed(settings: dict, seed: int, progress: bool) -> dict:
         metrics = model_metrics(method.predict, snn, poisson(images, T), test_set, {}, seed)
         return {"final": curve[list(sweep).index(T)], "curve": curve, "metrics": metrics}
 
-    results = {"teacher": {"final": teacher_curve[-1], "curve": teacher_curve,
-                           "metrics": model_metrics(teacher, teacher, images, test_set, {}, seed)},
-               "small-ann": {"final": ann_curve[-1], "curve": ann_curve,
-                             "metrics": model_metrics(small_ann, small_ann, images, test_set, {}, seed)}}
-    conversion = converted()
-    results["converted"] = snn_arm(conversion, settings["sweep"], LaSNN(conversion, None, T))
-    for arm, teacher_or_none in (("lasnn", teacher), ("lasnn-ce", None)):
+    def ann_arm(model, curve):
+        return {"final": curve[-1], "curve": curve, "metrics": model_metrics(model, model, images, test_set, {}, seed)}
+
+    def fine_tuned(teacher_or_none, train):
         seed_everything(seed)
         method = LaSNN(converted(), teacher_or_none, T, alpha=settings["alpha"], tau=settings["tau"],
                        beta=settings["beta"], beta_grad=settings["beta_grad"], gamma=settings["gamma"])
-        Trainer(method, data[0], test_set, TrainConfig(seed=seed, progress=progress, **settings["train"])).fit()
-        results[arm] = snn_arm(method.model, settings["student_sweep"], method)
+        Trainer(method, data[0], test_set, TrainConfig(seed=seed, progress=progress, **train)).fit()
+        return snn_arm(method.model, settings["student_sweep"], method)
+
+    results = {"teacher": ann_arm(teacher, teacher_curve), "small-ann": ann_arm(small_ann, ann_curve),
+               "small-ann-kd": ann_arm(distilled_ann, distilled_curve)}
+    conversion = converted()
+    results["converted"] = snn_arm(conversion, settings["sweep"], LaSNN(conversion, None, T))
+    results["lasnn"] = fine_tuned(teacher, settings["train"])
+    results["lasnn-ce"] = fine_tuned(None, settings["train"])
     needed = steps_to_reach(settings["sweep"], results["converted"]["curve"], results["lasnn"]["final"])
     results["lasnn"]["metrics"].update(converted_steps_to_match=needed, latency_ratio=needed / T)
+    for rate in settings["lr_sweep"]:
+        results[f"lasnn-lr{rate:g}"] = fine_tuned(teacher, {**settings["train"], "lr": rate})
     return results
 
 

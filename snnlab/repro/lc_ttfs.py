@@ -18,7 +18,7 @@ from ..conversion import (ann_activations, constrained_cnn, constrained_mlp, con
 from ..energy import energy_pj
 from ..methods import ANNClassification
 from ..reproducibility import seed_everything
-from ..train import TrainConfig, Trainer
+from ..train import TrainConfig, Trainer, test_curve
 from .common import load_data
 from .registry import BOOK_SEEDS, Premise, Reproduction, arm_value, register
 
@@ -127,7 +127,7 @@ def run_seed(settings: dict, seed: int, progress: bool) -> dict:
         device = next(model.parameters()).device
         for arm, (final, curve, metrics) in _convert_and_measure(model, test_set, settings, device).items():
             results[f"{kind}-{arm}"] = {"final": final, "metrics": metrics,
-                                        "curve": curve if curve is not None else [r["test_acc"] for r in history]}
+                                        "curve": curve if curve is not None else test_curve(history)}
     return results
 
 

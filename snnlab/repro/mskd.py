@@ -17,6 +17,7 @@ from ..evaluation import clip_protocol
 from ..losses import curriculum_alpha
 from ..methods import MSKD, TET
 from ..methods.mskd import ABLATIONS
+from ..train import test_curve
 from .common import fit, load_data
 from .registry import BOOK_SEEDS, Premise, Reproduction, arm_gap, register
 
@@ -67,7 +68,7 @@ def _arm_result(method, history, sequence_fn, model, model_input, test_set, sett
     x = model_input(device)
     clips = (x["frames"] if isinstance(x, dict) else x).shape[1]
     metrics["energy_pj"] = energy_report(model, x).energy_pj / clips
-    return {"final": metrics["war"], "curve": [r["test_acc"] for r in history], "metrics": metrics}
+    return {"final": metrics["war"], "curve": test_curve(history), "metrics": metrics}
 
 
 def run_seed(settings: dict, seed: int, progress: bool) -> dict:

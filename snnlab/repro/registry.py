@@ -49,7 +49,7 @@ class Reproduction:
     ``run_seed(settings, seed, progress)`` returns ``{arm: {"final": metric, "curve": [metric per epoch]}}``, and
     optionally ``"metrics": {name: value}`` per arm (further scalar results, summarised over seeds like ``final``);
     ``arms[0]`` is the paper's method and ``arms[1]`` the baseline it is compared with; further arms (ablations,
-    a teacher) are reported alongside.
+    a teacher) are reported alongside, and so is any arm ``run_seed`` returns beyond the declared ones.
     """
 
     name: str
@@ -121,6 +121,15 @@ def _summarise_arm(results: list[dict]) -> dict:
     if "metrics" in results[0]:
         arm["metrics"] = {key: summarise([r["metrics"][key] for r in results]) for key in results[0]["metrics"]}
     return arm
+
+
+def _recorded_arms(reproduction: Reproduction, per_seed: list[dict]) -> list[str]:
+    """The declared arms, then any further arms every seed returned (e.g. one per value of a setting's sweep)."""
+    missing = [arm for arm in reproduction.arms if any(arm not in result for result in per_seed)]
+    if missing:
+        raise ValueError(f"{reproduction.name}: run_seed returned no result for declared arm(s) {missing}")
+    extra = [arm for arm in per_seed[0] if arm not in reproduction.arms and all(arm in r for r in per_seed)]
+    return [*reproduction.arms, *extra]
 
 
 def data_summary(settings: dict) -> dict:
@@ -219,7 +228,8 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
         "setting": json_roundtrip(settings),
         "metric": reproduction.metric,
         "data": data_summary(settings),
-        "arms": {arm: _summarise_arm([r[arm] for r in per_seed]) for arm in reproduction.arms},
+        "arms": {arm: _summarise_arm([r[arm] for r in per_seed])
+                 for arm in _recorded_arms(reproduction, per_seed)},
         "effect": {"of": f"{method_arm} - {baseline_arm}"},
         "paper_result": reproduction.target(preset, variant),
         "wall_clock_s": wall,

@@ -22,7 +22,7 @@ from ..methods.base import ANNClassification, Method
 from ..methods.spikingbert import SpikingBERTKD, spikingbert_energy
 from ..models.transformer import SpikingBERTStudent, TransformerClassifier
 from ..reproducibility import seed_everything
-from ..train import TrainConfig, Trainer, final_accuracy
+from ..train import TrainConfig, Trainer, final_accuracy, test_curve
 from .common import load_data
 from .registry import BOOK_SEEDS, Premise, Reproduction, arm_gap, register
 
@@ -93,7 +93,7 @@ def run_seed(settings: dict, seed: int, progress: bool) -> dict:
     seed_everything(seed)
     teacher = TransformerClassifier(**shape, **settings["teacher"]["model_options"])
     history = _train(ANNClassification(teacher), data, settings["teacher"]["train"], seed, progress)
-    results = {"teacher": {"final": final_accuracy(history), "curve": [r["test_acc"] for r in history],
+    results = {"teacher": {"final": final_accuracy(history), "curve": test_curve(history),
                            "metrics": {"params": _params(teacher)}}}
     energy_ids = data[1].ids[:settings["energy_samples"]]
     for arm in ("kd", "no-kd"):
@@ -103,7 +103,7 @@ def run_seed(settings: dict, seed: int, progress: bool) -> dict:
                   else ANNClassification(student))
         history = _train(method, data, settings["train"], seed, progress)
         energy = spikingbert_energy(student, energy_ids)
-        results[arm] = {"final": final_accuracy(history), "curve": [r["test_acc"] for r in history],
+        results[arm] = {"final": final_accuracy(history), "curve": test_curve(history),
                         "metrics": {"params": _params(student), "norm_ops": energy["norm_ops"],
                                     "energy_ratio": energy["energy_ratio"],
                                     "energy_ratio_per_inference": energy["energy_ratio_per_inference"],
