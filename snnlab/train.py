@@ -33,7 +33,7 @@ from .methods.base import Method
 from .reproducibility import derived_seed
 
 __all__ = ["TrainConfig", "Trainer", "NonFiniteLossError", "RUN_OPTIONS", "collate_fn_for", "final_accuracy",
-           "test_curve"]
+           "tested_epochs", "test_curve"]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("cosine", "step", "none")
@@ -235,7 +235,7 @@ class Trainer:
         try:
             for epoch in bar:
                 record = self.train_epoch(epoch)
-                if self.test_set is not None and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs):
+                if self.test_set is not None and epoch in tested_epochs(cfg.epochs, cfg.eval_every):
                     record["test_acc"] = self.evaluate(self.test_set)
                 self.history.append(record)
                 bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k in ("loss", "train_acc", "test_acc")})
@@ -385,6 +385,12 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         self.history = list(state["history"])
         self.start_epoch = state["epoch"] + 1
+
+
+def tested_epochs(epochs: int, eval_every: int = 1) -> list[int]:
+    """The epochs after which :class:`Trainer` tests: every ``eval_every``-th and the last (the x-axis of a
+    :func:`test_curve`)."""
+    return [epoch for epoch in range(1, epochs + 1) if epoch % eval_every == 0 or epoch == epochs]
 
 
 def test_curve(history: list[dict]) -> list[float]:

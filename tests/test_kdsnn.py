@@ -186,8 +186,9 @@ def test_distilled_ann_terms_match_an_independent_computation_and_the_teacher_st
     sum(losses.values()).backward()
     assert not teacher.training and all(p.grad is None for p in teacher.parameters())
     assert all(p.grad is not None for p in student.parameters())
-    with pytest.raises(ValueError, match="alpha must lie in"):
-        DistilledANN(student, teacher, alpha=1.2)(x, y)
+    for bad in (dict(alpha=1.2), dict(alpha=-0.1), dict(tau=0.0)):
+        with pytest.raises(ValueError, match="need tau > 0 and 0 <= alpha <= 1"):
+            DistilledANN(student, teacher, **bad)
 
 
 def test_a_teacher_with_its_own_data_options_learns_from_its_own_data(tmp_path, monkeypatch):

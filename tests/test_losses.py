@@ -95,3 +95,5 @@ def test_tet_method_terms_sum_to_the_official_weighting_and_lam_is_checked():
     for lam in (-0.1, 1.5):
         with pytest.raises(ValueError, match="lam must lie in"):
             tet_loss(out_seq, y, lam=lam)
+        with pytest.raises(ValueError, match="lam must lie in"):
+            TET(lambda x: model(x), T=3, lam=lam)

@@ -11,10 +11,15 @@ reset, driven by a rate code of the input in :math:`[0, 1]` (:math:`\lambda_0 = 
 because a bias-free layer fed spike rates :math:`r_{l-1} = a_{l-1}/\lambda_{l-1}` receives the current
 :math:`z_l / \lambda_{l-1}`, and an IF neuron with threshold :math:`\theta` fires at rate
 :math:`\min(\max(I/\theta, 0), 1)` for a constant current :math:`I`. Average pooling is linear and passes rates
-through. The readout averages its input over the :math:`T` steps: :math:`z_L / \lambda_{L-1}`, the ANN's logits up
-to a positive factor, so the prediction is the ANN's in the limit of large :math:`T`. Weights are kept; the
-thresholds carry the normalisation (equivalently, Diehl et al. rescale :math:`W_l` by
-:math:`\lambda_{l-1}/\lambda_l` with thresholds 1).
+through. The hidden layers' weights are kept; the thresholds carry the normalisation (equivalently, Diehl et al.
+rescale :math:`W_l` by :math:`\lambda_{l-1}/\lambda_l` with thresholds 1). The readout layer (the weight layer after
+the last neuron layer, no neuron of its own) receives rates :math:`r_{L-1} = a_{L-1}/\lambda_{L-1}`, so with its
+weights kept its mean output over the :math:`T` steps would be :math:`z_L / \lambda_{L-1}`: the ANN's prediction,
+but logits :math:`\lambda_{L-1}` times flatter. Its weights are multiplied by :math:`\lambda_{L-1}`, so that the SNN's
+mean output estimates the ANN's logits themselves. The prediction is the same either way; what the scale changes is
+every loss that reads the logits when the converted SNN is fine-tuned: with logits several times flatter than the
+ANN's, cross entropy starts near :math:`\ln C` and a temperature-scaled KD term asks the network for a spread it
+can only reach by relearning its readout.
 
 :math:`\lambda_l` is the quantity SpikingJelly's ``ann2snn.RateCodingRecipe(mode="Max")`` records for each ReLU
 (its ``VoltageScaler`` scale; it averages the per-batch maxima with momentum, where this takes the maximum over
@@ -29,7 +34,8 @@ from torch.utils.data import DataLoader
 from ..energy import NEURON_TYPES
 from ..hooks import FeatureCapture
 
-__all__ = ["relu_paths", "neuron_paths", "max_activations", "balanced_thresholds", "convert_by_threshold_balancing"]
+__all__ = ["relu_paths", "neuron_paths", "max_activations", "balanced_thresholds", "readout_layer",
+           "convert_by_threshold_balancing"]
 
 
 def relu_paths(model: nn.Module) -> list[str]:
@@ -40,6 +46,19 @@ def relu_paths(model: nn.Module) -> list[str]:
 def neuron_paths(model: nn.Module) -> list[str]:
     """Module paths of every spiking neuron of ``model``, in registration order."""
     return [name for name, module in model.named_modules() if isinstance(module, NEURON_TYPES)]
+
+
+def readout_layer(snn: nn.Module) -> nn.Module:
+    """The readout of ``snn``: its only weight layer (convolution or linear) registered after its last neuron."""
+    last_neuron, after, found = neuron_paths(snn)[-1], [], False
+    for name, module in snn.named_modules():
+        if found and isinstance(module, (nn.Conv2d, nn.Linear)):
+            after.append(module)
+        found = found or name == last_neuron
+    if len(after) != 1:
+        raise ValueError(f"threshold balancing needs one weight layer after the last neuron layer (the readout); "
+                         f"{type(snn).__name__} has {len(after)}")
+    return after[0]
 
 
 @torch.no_grad()
@@ -73,7 +92,8 @@ def convert_by_threshold_balancing(ann: nn.Module, snn: nn.Module, loader: DataL
 
     ``snn`` must be the spiking twin of ``ann`` (same parameters at the same paths, one spiking neuron per ReLU in
     the same order; IF neurons with ``v_reset=None`` give the subtractive reset the derivation assumes). The
-    weights are copied and the :math:`l`-th neuron layer gets the threshold :math:`\theta_l`.
+    weights are copied, the :math:`l`-th neuron layer gets the threshold :math:`\theta_l` and the readout's weights
+    are multiplied by :math:`\lambda_{L-1}` (the SNN's mean output then estimates the ANN's logits).
 
     Returns the thresholds.
     """
@@ -85,8 +105,11 @@ def convert_by_threshold_balancing(ann: nn.Module, snn: nn.Module, loader: DataL
     if len(neurons) != len(relu_paths(ann)):
         raise ValueError(f"the SNN has {len(neurons)} neuron layers but the ANN {len(relu_paths(ann))} ReLUs")
     snn.load_state_dict(ann.state_dict())
-    thresholds = balanced_thresholds(max_activations(ann, loader, device))
+    maxima = max_activations(ann, loader, device)
+    thresholds = balanced_thresholds(maxima)
     modules = dict(snn.named_modules())
     for path, theta in zip(neurons, thresholds):
         modules[path].v_threshold = float(theta)
+    with torch.no_grad():
+        readout_layer(snn).weight.mul_(maxima[-1])
     return thresholds

@@ -74,13 +74,18 @@ def spike_activation_map(spikes: torch.Tensor, gamma: float = 0.5) -> torch.Tens
 
 
 def normalized_attention(attention: torch.Tensor, size: "tuple[int, int] | None" = None) -> torch.Tensor:
-    """``[N, H, W]`` map → ``[N, H·W]``, each row of unit L2 norm; resized (bilinear) to ``size`` first if given."""
+    """``[N, H, W]`` map → ``[N, H·W]``, each row of unit L2 norm (an all-zero row stays zero, without gradient);
+    resized (bilinear) to ``size`` first if given."""
     _require(attention, 3, "attention", "[N, H, W]")
     if size is not None and tuple(attention.shape[1:]) != tuple(size):
         attention = F.interpolate(attention.unsqueeze(1), size=tuple(size), mode="bilinear",
                                   align_corners=False).squeeze(1)
     flat = attention.flatten(1)
-    return flat / flat.norm(dim=1, keepdim=True).clamp_min(_EPS)
+    norm = flat.norm(dim=1, keepdim=True)
+    # An all-zero map (e.g. the SAM of a layer in which no neuron fired twice) has no direction: it stays zero and
+    # passes no gradient, where dividing by a clamped norm would scale its (surrogate) gradient by 1 / eps.
+    scale = torch.where(norm > _EPS, 1.0 / norm.clamp_min(_EPS), torch.zeros_like(norm))
+    return flat * scale
 
 
 def attention_distance(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:

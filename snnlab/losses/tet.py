@@ -10,12 +10,13 @@ __all__ = ["tet_loss", "per_step_ce", "output_regulariser", "mean_output_ce"]
 
 
 def tet_loss(out_seq: torch.Tensor, target: torch.Tensor, lam: float = 1e-3, phi: float = 1.0) -> torch.Tensor:
-    r"""TET loss: a cross entropy at *every* time step plus an MSE regulariser on the raw outputs.
+    r"""TET loss: a cross entropy at *every* time step plus an MSE regulariser on the raw outputs, weighted as the
+    official code weighs them (the paper writes the cross entropy unweighted):
 
     .. math::
 
-        \mathcal L_{TET} = \frac1T\sum_{t=1}^{T} \mathrm{CE}\big(O(t), y\big)
-                           + \lambda\,\frac1T\sum_{t=1}^{T}\mathrm{MSE}\big(O(t), \phi\big)
+        \mathcal L_{TET} = (1-\lambda)\,\frac1T\sum_{t=1}^{T} \mathrm{CE}\big(O(t), y\big)
+                           + \lambda\,\frac1T\sum_{t=1}^{T}\mathrm{MSE}\big(O(t), \phi\big), \qquad \lambda\in[0, 1]
 
     where the MSE averages over samples and classes. The official code uses :math:`\phi = 1`, :math:`\lambda = 10^{-3}`.
     Deng, Li, Zhang & Gu, *Temporal Efficient Training of Spiking Neural Network via Gradient Re-weighting*, ICLR 2022.

@@ -116,8 +116,8 @@ class DistilledANN(FrozenTeacher, ANNClassification):
 
     def __init__(self, model: nn.Module, teacher: nn.Module, alpha: float = 0.9, tau: float = 4.0):
         super().__init__(model)
-        if not tau > 0:
-            raise ValueError(f"tau must be > 0, got {tau}")
+        if not tau > 0 or not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"need tau > 0 and 0 <= alpha <= 1, got tau={tau}, alpha={alpha}")
         self.alpha, self.tau = alpha, tau
         self.set_teacher(teacher)
 

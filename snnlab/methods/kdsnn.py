@@ -170,9 +170,8 @@ class KDSNN(FrozenTeacher, SpikingMethod):
         else:
             out_seq = self.output_sequence(inputs)
         z_s = mean_over_time(out_seq)
-        ce = F.cross_entropy(z_s, targets)
         if self.teacher is None or self.mode == "none":
-            return z_s, {"ce": ce}
+            return z_s, {"ce": F.cross_entropy(z_s, targets)}
         with torch.no_grad():
             if self.feature:
                 with FeatureCapture(self.teacher, [pair.teacher for pair in self.pairs], kind="input") as cap:
@@ -180,7 +179,8 @@ class KDSNN(FrozenTeacher, SpikingMethod):
                 teacher_features = cap.features
             else:
                 z_t = self.teacher(inputs)
-        losses = response_kd_terms(z_s, z_t, targets, self.alpha, self.tau) if self.response else {"ce": ce}
+        losses = (response_kd_terms(z_s, z_t, targets, self.alpha, self.tau) if self.response
+                  else {"ce": F.cross_entropy(z_s, targets)})
         if self.feature:
             losses["feat"] = self.beta * self.feature_loss(student_features, teacher_features)
         return z_s, losses

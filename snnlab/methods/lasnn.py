@@ -90,6 +90,9 @@ class LaSNN(FrozenTeacher, SpikingMethod):
     def teacher_signals(self, images: torch.Tensor, targets: torch.Tensor):
         """Teacher logits, activation attention maps and gradient attention maps (detached) at the levels."""
         paths = [t for _, t in self.levels]
+        if not paths:                                           # logit KD only
+            with torch.no_grad():
+                return self.teacher(images), [], []
         x = images.detach().clone().requires_grad_(bool(self.beta_grad))
         with torch.enable_grad() if self.beta_grad else torch.no_grad():
             with FeatureCapture(self.teacher, paths) as cap:

@@ -9,7 +9,11 @@ from ..models.registry import build_model
 from ..reproducibility import seed_everything
 from ..train import TrainConfig, Trainer, final_accuracy, test_curve
 
-__all__ = ["load_data", "teacher_data", "fit", "train_arm"]
+__all__ = ["SGD_COSINE", "load_data", "teacher_data", "fit", "arm_result", "train_arm"]
+
+SGD_COSINE = dict(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4, scheduler="cosine")
+"""The common CIFAR ResNet recipe (SGD 0.1, momentum 0.9, weight decay 5e-4, cosine annealing): the schedule of the
+reproductions whose papers give none."""
 
 
 def load_data(settings: dict):
@@ -41,7 +45,14 @@ def fit(make_method: Callable[[object], Method], settings: dict, seed: int, prog
     return method, history
 
 
+def arm_result(history: list[dict], metrics: dict | None = None) -> dict:
+    """One arm's result from its training history: ``{"final": last test accuracy, "curve": test accuracy per
+    tested epoch}``, with ``"metrics"`` where further ones were measured."""
+    arm = {"final": final_accuracy(history), "curve": test_curve(history)}
+    return {**arm, "metrics": metrics} if metrics is not None else arm
+
+
 def train_arm(make_method: Callable[[object], Method], settings: dict, seed: int, progress: bool, data=None) -> dict:
-    """:func:`fit`, reduced to ``{"final": last test accuracy, "curve": test accuracy per epoch}``."""
+    """:func:`fit`, reduced to :func:`arm_result`."""
     _, history = fit(make_method, settings, seed, progress, data)
-    return {"final": final_accuracy(history), "curve": test_curve(history)}
+    return arm_result(history)

@@ -22,8 +22,7 @@ from ..energy import energy_report
 from ..methods.base import ANNClassification, DistilledANN
 from ..methods.kdsnn import KDSNN
 from ..robustness import noise_robustness
-from ..train import test_curve
-from .common import fit, load_data, teacher_data
+from .common import SGD_COSINE, arm_result, fit, load_data, teacher_data, train_arm
 from .registry import BOOK_SEEDS, PaperVariant, Premise, Reproduction, arm_gap, register
 
 __all__ = ["PRESETS", "ARMS", "STUDENT_MODES", "run_seed", "model_metrics"]
@@ -37,10 +36,8 @@ STUDENT_MODES = {"kd-response": "response", "snn": "none", "kd-feature": "featur
 
 _ADAM = dict(optimizer="adam", lr=3e-3, scheduler="cosine", batch_size=32)
 _NOISE = {"gaussian": (0.2, 0.4), "salt-pepper": (0.1, 0.2), "blur": (1.0, 1.5)}
-# The paper gives no schedule for CIFAR: SGD 0.1 with cosine annealing, weight decay 5e-4, momentum 0.9 (the common
-# CIFAR ResNet recipe); 200 epochs at batch 128 in the paper preset.
-_SGD = dict(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4, scheduler="cosine")
-_CIFAR_SGD = dict(_SGD, batch_size=128, epochs=200)
+# The paper gives no schedule for CIFAR: the common CIFAR ResNet recipe, 200 epochs at batch 128 in the paper preset.
+_CIFAR_SGD = dict(SGD_COSINE, batch_size=128, epochs=200)
 
 PRESETS = {
     "smoke": dict(dataset="digits", data_options=dict(size=16, train_limit=100), T=2,
@@ -54,9 +51,9 @@ PRESETS = {
     # annealing (the paper preset's recipe) for 10 (teacher) and 30 (students) epochs.
     "book": dict(dataset="fashion", data_options=dict(size=16, train_limit=1800), T=4,
                  teacher=dict(model="small-cnn", model_options=dict(in_channels=1, width=16, neuron=None),
-                              data_options=dict(size=16), train=dict(_SGD, batch_size=128, epochs=10)),
+                              data_options=dict(size=16), train=dict(SGD_COSINE, batch_size=128, epochs=10)),
                  model="small-cnn", model_options=dict(in_channels=1, width=8, neuron="if"),
-                 train=dict(_SGD, batch_size=64, epochs=30, eval_every=5), alpha=0.9, tau=4.0,
+                 train=dict(SGD_COSINE, batch_size=64, epochs=30, eval_every=5), alpha=0.9, tau=4.0,
                  tau_sweep=(1.0, 2.0), beta=1e-4, noise=_NOISE, seeds=BOOK_SEEDS),
     # CIFAR-10, ResNet-18 IF student at T = 4 (KDSNN's CIFAR-10 setting; 93.41 % as re-reported).
     "paper": dict(dataset="cifar10", data_options=dict(augment=True, normalize=False), T=4,
@@ -92,12 +89,6 @@ def model_metrics(predict, model, model_input: torch.Tensor, test_set, noise: di
     return metrics
 
 
-def _trained_arm(history: list[dict], metrics: dict | None = None) -> dict:
-    """One arm's result: the last test accuracy, the test curve and (where measured) further metrics."""
-    arm = {"final": history[-1]["test_acc"], "curve": test_curve(history)}
-    return {**arm, "metrics": metrics} if metrics is not None else arm
-
-
 def run_seed(settings: dict, seed: int, progress: bool) -> dict:
     """Teacher, students and control for one seed; see the module docstring."""
     data = load_data(settings)
@@ -107,7 +98,7 @@ def run_seed(settings: dict, seed: int, progress: bool) -> dict:
     teacher_method, history = fit(ANNClassification, teacher_settings, seed, progress, teacher_data(settings, data))
     teacher = teacher_method.model.eval()
     teacher_metrics = model_metrics(teacher, teacher, images, test_set, settings["noise"], seed)
-    results = {"teacher": _trained_arm(history, teacher_metrics)}
+    results = {"teacher": arm_result(history, teacher_metrics)}
 
     def student(mode: str, temperature: float = tau):
         return lambda model: KDSNN(model, None if mode == "none" else teacher, T, mode=mode, alpha=alpha,
@@ -118,15 +109,14 @@ def run_seed(settings: dict, seed: int, progress: bool) -> dict:
         method.eval()
         metrics = model_metrics(method.predict, method.model, encode("direct", images, T), test_set,
                                 settings["noise"], seed)
-        results[arm] = _trained_arm(history, metrics)
+        results[arm] = arm_result(history, metrics)
     for temperature in settings["tau_sweep"]:
-        method, history = fit(student("response", temperature), settings, seed, progress, data)
-        results[f"kd-response-tau{temperature:g}"] = _trained_arm(history)
+        results[f"kd-response-tau{temperature:g}"] = train_arm(student("response", temperature), settings, seed,
+                                                               progress, data)
     ann_settings = {**settings, "model_options": {**settings["model_options"], "neuron": None}}
     for arm, make in (("ann-student", ANNClassification),
                       ("ann-student-kd", lambda model: DistilledANN(model, teacher, alpha=alpha, tau=tau))):
-        method, history = fit(make, ann_settings, seed, progress, data)
-        results[arm] = _trained_arm(history)
+        results[arm] = train_arm(make, ann_settings, seed, progress, data)
     return results
 
 

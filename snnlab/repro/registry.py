@@ -46,7 +46,7 @@ class PaperVariant:
 class Reproduction:
     """A paper's claim, how to test it at each preset, and the function that runs one seed.
 
-    ``run_seed(settings, seed, progress)`` returns ``{arm: {"final": metric, "curve": [metric per epoch]}}``, and
+    ``run_seed(settings, seed, progress)`` returns ``{arm: {"final": metric, "curve": [metric per tested epoch]}}``, and
     optionally ``"metrics": {name: value}`` per arm (further scalar results, summarised over seeds like ``final``);
     ``arms[0]`` is the paper's method and ``arms[1]`` the baseline it is compared with; further arms (ablations,
     a teacher) are reported alongside, and so is any arm ``run_seed`` returns beyond the declared ones.
