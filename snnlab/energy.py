@@ -14,8 +14,8 @@ counted. Two consequences to know when reading a report:
   a classifier after global average pooling does;
 * an analog input that happens to be all 0/1 (e.g. binarised images) counts as spikes.
 
-Energy uses the compute-only 45 nm figures of Horowitz (ISSCC 2014), as the distillation papers do (seed 001,
-e.g. SpikingBERT, Bal & Sengupta, AAAI 2024): a 32-bit float MAC costs :data:`E_MAC_PJ` = 4.6 pJ and an AC
+Energy uses the compute-only 45 nm figures of Horowitz (ISSCC 2014), as the distillation papers do (e.g.
+SpikingBERT, Bal & Sengupta, AAAI 2024): a 32-bit float MAC costs :data:`E_MAC_PJ` = 4.6 pJ and an AC
 :data:`E_AC_PJ` = 0.9 pJ. Memory traffic is left out (SpikingJelly's ``estimate_simple_energy`` adds it by
 default, where it dominates).
 """
@@ -90,7 +90,7 @@ def _weight_layer_mac_counter() -> oc.MACCounter:
 
 def energy_pj(macs: float, acs: float, e_mac_pj: float = E_MAC_PJ, e_ac_pj: float = E_AC_PJ) -> float:
     r"""Compute-only energy in pJ: :math:`E = E_{MAC}\cdot\#MAC + E_{AC}\cdot\#AC` with, by default,
-    :math:`E_{MAC}=4.6` pJ and :math:`E_{AC}=0.9` pJ (45 nm, Horowitz ISSCC 2014; the accounting of seed 001)."""
+    :math:`E_{MAC}=4.6` pJ and :math:`E_{AC}=0.9` pJ (45 nm, Horowitz ISSCC 2014, as the distillation papers count it)."""
     return e_mac_pj * macs + e_ac_pj * acs
 
 

@@ -132,7 +132,7 @@ PRESETS: dict[str, NeuronSpec] = {
                       alpha=1.0, source="Deng et al. 2022 (TET), official code"),
     # TSSD / SSNN: H = (1 - 1/tau) H + I, tau = 2, threshold 1, soft reset, rectangular surrogate of width 1.
     "tssd": NeuronSpec("lif", tau=2.0, decay_input=False, v_threshold=1.0, v_reset=None, surrogate="rect",
-                       alpha=1.0, source="TSSD paper (seed 001 section 5)"),
+                       alpha=1.0, source="TSSD paper"),
     "ssnn": NeuronSpec("lif", tau=2.0, decay_input=False, v_threshold=1.0, v_reset=None, surrogate="rect",
                        alpha=1.0, source="SSNN follows the TSSD neuron (open in the paper)"),
     # Joint A-SNN official code: mem = 0.25*mem + x, threshold 0.5, hard reset, rectangular surrogate.

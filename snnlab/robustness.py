@@ -1,4 +1,4 @@
-r"""Accuracy under artificial noise, for any model: the robustness test of KDSNN (Xu et al., CVPR 2023; seed 001 §2).
+r"""Accuracy under artificial noise, for any model: the robustness test of KDSNN (Xu et al., CVPR 2023).
 
 Noises act on a batch of images ``[N, C, H, W]`` with values in ``[0, 1]`` (results clipped back to that range,
 unless ``clip=None``, e.g. for normalised inputs):

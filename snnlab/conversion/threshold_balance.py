@@ -1,5 +1,5 @@
-r"""Rate-coded ANN→SNN conversion by threshold balancing, as LaSNN initialises its student (Hong et al., seed 001
-§1; the data-based normalisation of Diehl et al., IJCNN 2015).
+r"""Rate-coded ANN→SNN conversion by threshold balancing, as LaSNN initialises its student (Hong et al.; the
+data-based normalisation of Diehl et al., IJCNN 2015).
 
 A ReLU ANN without biases (and without batch norm) is run on calibration data; :math:`\lambda_l` is the largest
 activation of its :math:`l`-th ReLU. The SNN with the same weights and integrate-and-fire neurons with subtractive

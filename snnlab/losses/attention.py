@@ -1,4 +1,4 @@
-r"""Attention transfer between an ANN and an SNN: LaSNN's layer-wise distillation (Hong et al., seed 001 §1), after
+r"""Attention transfer between an ANN and an SNN: LaSNN's layer-wise distillation (Hong et al.), after
 Zagoruyko & Komodakis (ICLR 2017, "Paying More Attention to Attention").
 
 An attention map summarises, for each spatial position of a layer, how much the network attends to it.

@@ -1,5 +1,5 @@
 r"""Feature distillation after Heo et al. (ICCV 2019, "A Comprehensive Overhaul of Feature Distillation"), as
-KDSNN uses it to distil an ANN's intermediate features into an SNN (Xu et al., CVPR 2023; seed 001 §2).
+KDSNN uses it to distil an ANN's intermediate features into an SNN (Xu et al., CVPR 2023).
 
 The teacher's feature is taken *before* its ReLU and passed through a per-channel **margin ReLU**
 :math:`\sigma_m(x) = \max(x, m_c)`: negative responses are all squashed to one value, the expected negative

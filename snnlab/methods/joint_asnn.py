@@ -1,11 +1,11 @@
 r"""Joint A-SNN: train an ANN and an SNN together, the SNN guided by the ANN through every exit (Guo et al.,
-Pattern Recognition 2023; seed 001 §3).
+Pattern Recognition 2023).
 
 The twins come from :class:`~snnlab.models.factorised.JointNet` (shared singular vectors, own singular values, own
 batch norms and linear layers, ReLU vs spiking neuron, self-distillation branches). With exits :math:`k = 1..K`
 (branches, then the final classifier :math:`K`), ANN logits :math:`a_k`, SNN logits :math:`s_k` and features
 :math:`f^{ANN}_k, f^{SNN}_k` (SNN quantities **summed** over the :math:`T` steps, as in the official code), the loss
-is (official code; seed 001 §3 names the three parts)
+is (as in the official code)
 
 .. math::
 

@@ -1,5 +1,5 @@
 r"""KDSNN: knowledge distillation from a frozen ANN into an SNN (Xu et al., "Constructing Deep Spiking Neural
-Networks from Artificial Neural Networks with Knowledge Distillation", CVPR 2023; seed 001 §2).
+Networks from Artificial Neural Networks with Knowledge Distillation", CVPR 2023).
 
 A pre-trained ANN teacher is frozen; a student SNN (IF neurons, surrogate gradients; the two architectures may
 differ) learns from the labels and from the teacher, in one or both of two ways. With

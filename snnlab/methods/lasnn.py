@@ -1,4 +1,4 @@
-r"""LaSNN: layer-wise ANN-to-SNN distillation (Hong, Shen, Qi & Wang; seed 001 §1).
+r"""LaSNN: layer-wise ANN-to-SNN distillation (Hong, Shen, Qi & Wang).
 
 Three stages: (1) a large teacher ANN (with biases and BN) is trained; (2) a small bias-free, BN-free ANN with
 average pooling, the student's architecture, is trained and converted to an SNN by threshold balancing
@@ -13,7 +13,7 @@ first three stages):
 with :math:`z_S = \frac1T\sum_t O_S(t)`. :math:`\mathcal L_{AT}` (:func:`snnlab.losses.attention.attention_loss`)
 compares the activation attention :math:`\sum_c |F_c|^2` of the teacher's ReLU outputs with that of the student's
 firing rates; :math:`\mathcal L_{GAT}` compares the teacher's gradient attention
-:math:`\sum_c|\partial\mathcal L_{CE}/\partial F_c|` with the student's spike activation map. The notes leave the
+:math:`\sum_c|\partial\mathcal L_{CE}/\partial F_c|` with the student's spike activation map. The paper leaves the
 weights and the exact place of the teacher's gradient open: here it is taken at the same three levels as the
 activations (the sensitivity of the teacher's loss to each level's features) and both terms can be switched on or
 off (``attention``).

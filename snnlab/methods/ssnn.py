@@ -1,4 +1,4 @@
-r"""SSNN: train a shrinking SNN with early classifiers (Shrinking SNN, AAAI 2024; seed 002).
+r"""SSNN: train a shrinking SNN with early classifiers (Shrinking SNN, AAAI 2024).
 
 The network (:class:`~snnlab.models.shrinking.ShrinkingSNN`) runs its stages at :math:`T_1 > \dots > T_n` steps.
 During training an early classifier (conv, spiking neuron, FC; :func:`~snnlab.models.multi_exit.exit_head`) reads

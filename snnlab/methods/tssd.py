@@ -1,4 +1,4 @@
-r"""TSSD: temporal-spatial self-distillation (Zuo, Ding et al., arXiv:2406.07862; seed 001 §5).
+r"""TSSD: temporal-spatial self-distillation (Zuo, Ding et al., arXiv:2406.07862).
 
 One network, two lengths: the student is the network run for :math:`T_s` steps (used at inference), the temporal
 teacher the *same weights* run for :math:`T_t > T_s` steps; a weak classifier :math:`C` after the middle stage gives

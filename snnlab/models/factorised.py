@@ -1,7 +1,7 @@
 r"""One network, two twins: an ANN and an SNN that share part of every convolution (Joint A-SNN).
 
 Guo, Peng, Chen et al., *Joint A-SNN: Joint training of artificial and spiking neural networks via self-distillation
-and weight factorization*, Pattern Recognition 2023 (seed 001 §3). Every convolution weight
+and weight factorization*, Pattern Recognition 2023. Every convolution weight
 :math:`W \in \mathbb R^{c_{out}\times c_{in}\times k\times k}` is factorised per kernel position :math:`(i, j)` by
 the singular value decomposition of its :math:`c_{out}\times c_{in}` slice,
 

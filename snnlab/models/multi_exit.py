@@ -43,8 +43,8 @@ class ExitHead(SpikingNet):
 def exit_head(in_channels: int, num_classes: int, neuron) -> ExitHead:
     """The standard early-exit head: ``conv3x3-BN-neuron-global avg pool-FC``.
 
-    It is TSSD's weak classifier C ("conv, BN, LIF, FC"; Zuo/Ding et al., seed 001 §5) and SSNN's early classifier
-    ("conv, spiking neuron, FC"; AAAI 2024, seed 002). The convolution keeps ``in_channels`` channels.
+    It is TSSD's weak classifier C ("conv, BN, LIF, FC"; Zuo/Ding et al.) and SSNN's early classifier
+    ("conv, spiking neuron, FC"; AAAI 2024). The convolution keeps ``in_channels`` channels.
 
     Args:
         in_channels: channels of the stage output it reads.

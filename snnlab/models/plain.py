@@ -13,7 +13,7 @@ POOL = "P"
 class ConversionCNN(SpikingNet):
     """``[conv3x3-act | P]* -> flatten -> [dropout] -> FC``, every weight layer without bias, no batch norm.
 
-    LaSNN (Hong et al., seed 001 §1) builds its small ANN this way so that threshold balancing converts it to an
+    LaSNN (Hong et al.) builds its small ANN this way so that threshold balancing converts it to an
     SNN with little loss: without biases and BN, a layer's output scales exactly with its input, and average
     pooling (``"P"``, 2x2) of spike rates is the rate of the pooled activations, which max pooling is not. Stages
     end at the poolings.

@@ -1,4 +1,4 @@
-r"""SSNN: a staged spiking network whose later stages run at fewer time steps (Shrinking SNN, AAAI 2024; seed 002).
+r"""SSNN: a staged spiking network whose later stages run at fewer time steps (Shrinking SNN, AAAI 2024).
 
 The network is cut at its stage boundaries into stages run at :math:`T_1 > T_2 > \dots > T_n` steps. Between stage
 :math:`i` and :math:`i+1` a *temporal transformer* turns the :math:`T_i`-step output :math:`O \in

@@ -1,7 +1,7 @@
 """Joint A-SNN: does training an SNN jointly with an ANN twin (shared singular vectors, self-distillation branches)
 make it more accurate than the same SNN trained alone?
 
-Guo, Peng, Chen et al., Pattern Recognition 2023 (seed 001 §3). Per seed and with identical data, backbone
+Guo, Peng, Chen et al., Pattern Recognition 2023. Per seed and with identical data, backbone
 initialisation, budget and seed: Joint A-SNN (:class:`~snnlab.methods.joint_asnn.JointASNN`, tested on the SNN's
 final exit); the SNN trained alone (cross entropy of its output summed over time); the ANN twin trained alone; the
 ANN of the Joint A-SNN run (the same run tested on the ANN's final exit); and three ablations of the joint run: the
@@ -62,7 +62,7 @@ PRESETS = {
 VARIANTS = {
     "cifar10": PaperVariant({**PRESETS["paper"], "dataset": "cifar10"},
                             {"dataset": "CIFAR-10", "model": "ResNet-18", "T": 4,
-                             "note": "the seed notes give only the CIFAR-100 headline"}),
+                             "note": "the paper's CIFAR-10 number is not used here; the headline is CIFAR-100"}),
 }
 
 

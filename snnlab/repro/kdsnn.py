@@ -67,7 +67,7 @@ VARIANTS = {
     "cifar100": PaperVariant(
         settings={**PRESETS["paper"], "dataset": "cifar100"},
         paper_result={"dataset": "CIFAR-100", "model": "ResNet-18", "T": 4, "kd-response": None,
-                      "note": "the CIFAR-100 number is not given in the reading notes"}),
+                      "note": "no CIFAR-100 number is used here"}),
 }
 """CIFAR-100 with the CIFAR-10 setting. Tiny-ImageNet has no loader in snnlab (see the chapter)."""
 
@@ -133,6 +133,6 @@ register(Reproduction(
     presets=PRESETS,
     run_seed=run_seed,
     paper_result={"dataset": "CIFAR-10", "model": "ResNet-18 (IF)", "T": 4, "kd-response": 93.41,
-                  "source": "as re-reported in later work (seed 001 notes)"},
+                  "source": "as re-reported in later work"},
     variants=VARIANTS,
 ))

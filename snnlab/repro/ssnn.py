@@ -33,8 +33,8 @@ PRESETS = {
                  model_options=dict(in_channels=2, width=8, neuron="ssnn"), steps=(6, 4, 2), T_baseline=4,
                  seeds=BOOK_SEEDS,
                  train=dict(_ADAM, epochs=10)),
-    # VGG-9 on CIFAR10-DVS at T_avg = 5: stages of 2 | 2 | 3+1 spiking layers at 8 | 6 | 3 steps. The notes give
-    # no optimiser schedule for SSNN; TET's (Adam 1e-3, cosine) is used.
+    # VGG-9 on CIFAR10-DVS at T_avg = 5: stages of 2 | 2 | 3+1 spiking layers at 8 | 6 | 3 steps. No optimiser
+    # schedule is given for SSNN; TET's (Adam 1e-3, cosine) is used.
     "paper": dict(dataset="cifar10-dvs", data_options=dict(frames=8, size=48), model="vgg9",
                   model_options=dict(in_channels=2, input_size=48, neuron="ssnn"), steps=(8, 6, 3), T_baseline=5,
                   seeds=1, train=dict(optimizer="adam", lr=1e-3, scheduler="cosine", batch_size=64, epochs=200)),
@@ -44,7 +44,7 @@ PRESETS = {
 VARIANTS = {
     "dvs-gesture": PaperVariant({**PRESETS["paper"], "dataset": "dvs-gesture"},
                                 {"dataset": "DVS-Gesture", "model": "VGG-9", "T": "T_avg = 5", "ssnn": 90.74}),
-    # N-Caltech101 is in the paper's ablations at T_avg = 5; the notes give no number for it.
+    # N-Caltech101 is in the paper's ablations at T_avg = 5; no number for it is used here.
     "n-caltech101": PaperVariant({**PRESETS["paper"], "dataset": "n-caltech101"}, None),
 }
 

@@ -26,7 +26,7 @@ ARMS = ("tssd", "plain", "tsd-only", "ssd-only", "ce-both", "plain-Tt-at-Ts")
 distillation and the Table 2 arm (whose ``acc_at_Tt`` metric is the network trained and tested at ``T_t``)."""
 
 _ADAM = dict(optimizer="adam", lr=3e-3, scheduler="cosine", batch_size=32)
-# SGD 0.1, /10 every 30 epochs, 100 epochs, momentum 0.9, batch 64 (seed 001 section 5).
+# SGD 0.1, /10 every 30 epochs, 100 epochs, momentum 0.9, batch 64.
 _SGD = dict(optimizer="sgd", lr=0.1, momentum=0.9, scheduler="step", step_size=30, gamma=0.1, batch_size=64,
             epochs=100)
 
@@ -64,12 +64,12 @@ EVENT_PRESETS = {
 STATIC_VARIANTS = {
     "cifar100": PaperVariant({**STATIC_PRESETS["paper"], "dataset": "cifar100", "T_t": 4},
                              {"dataset": "CIFAR-100", "model": "VGG-9", "T": "1 (T_t = 4)", "tssd": 73.33}),
-    # The paper's second architecture; the notes give no ResNet-18 number for CIFAR-10.
+    # The paper's second architecture; no ResNet-18 number for CIFAR-10 is used here.
     "resnet18": PaperVariant({**STATIC_PRESETS["paper"], "model": "resnet18",
                               "model_options": dict(in_channels=3, neuron="tssd")}, None),
 }
 EVENT_VARIANTS = {
-    # DVS-Gesture: 30 ms slices at 32x32 (16 kept); the notes give no number for it.
+    # DVS-Gesture: 30 ms slices at 32x32 (16 kept); no number for it is used here.
     "dvs-gesture": PaperVariant({**EVENT_PRESETS["paper"], "dataset": "dvs-gesture",
                                  "model_options": dict(in_channels=2, input_size=32, neuron="tssd")}, None),
 }
@@ -117,7 +117,7 @@ _CLAIM = ("Training with the same network run for T_t > T_s steps as a temporal 
 
 register(Reproduction(name="tssd", paper=_PAPER, claim=_CLAIM + " (static data)",
                       metric="test accuracy (%) at T_s", arms=ARMS, presets=STATIC_PRESETS, run_seed=run_seed,
-                      paper_result={"dataset": "CIFAR-10", "model": "not given in the notes", "T": "1 (T_t = 6)",
+                      paper_result={"dataset": "CIFAR-10", "model": "not stated", "T": "1 (T_t = 6)",
                                     "tssd": 93.80},
                       variants=STATIC_VARIANTS, premise=_PREMISE))
 register(Reproduction(name="tssd-events", paper=_PAPER, claim=_CLAIM + " (event frames)",
