@@ -14,6 +14,20 @@ counted. Two consequences to know when reading a report:
   a classifier after global average pooling does;
 * an analog input that happens to be all 0/1 (e.g. binarised images) counts as spikes.
 
+**The counting convention of the whole kit** (this module, the rate-coded and TTFS counts of
+:mod:`snnlab.conversion.rate`, every chapter):
+
+1. *Every time step counts.* A weight layer's operations are counted each time it runs, so the first layer of a
+   T-step SNN under direct encoding costs T times its MACs, although its input is the same at every step (a
+   deployment that caches that current would need 1/T of them; papers that count it once, e.g. Spikformer, report
+   less for the same network).
+2. *Padding.* An analog (MAC) layer counts the products with its zero padding, as a dense convolution computes
+   them; a spike-driven layer counts one AC per spike delivered through a weight, so padding that never spikes
+   costs nothing. (In TTFS coding every neuron, padded positions included, spikes once.)
+3. *Not counted:* pooling, batch norm (folded), neuron updates and additions.
+4. *The ANN comparison is the ANN's own single pass:* :attr:`EnergyReport.ann_energy_pj` charges the dense work of
+   one time step as MACs, not T steps of it.
+
 Energy uses the compute-only 45 nm figures of Horowitz (ISSCC 2014), as the distillation papers do (e.g.
 SpikingBERT, Bal & Sengupta, AAAI 2024): a 32-bit float MAC costs :data:`E_MAC_PJ` = 4.6 pJ and an AC
 :data:`E_AC_PJ` = 0.9 pJ. Memory traffic is left out (SpikingJelly's ``estimate_simple_energy`` adds it by
@@ -105,6 +119,11 @@ def norm_ops(input_rates: Sequence[float], layer_ops: Sequence[float]) -> float:
     layer :math:`i+1`, and :math:`\mathrm{Layer\#OPS}` is a layer's dense operation count. Here the two lists are
     aligned per weight layer: ``input_rates[j]`` is the rate of the input of layer ``j`` (1 for an analog input)
     and ``layer_ops[j]`` its operation count. An ANN has every rate 1, hence Norm#OPS = 1.
+
+    With rates per time step (spikes per neuron and step, in [0, 1]) this is Norm#OPS **per time step**: one SNN step
+    against one ANN pass. SpikingBERT's IFR counts a neuron's spikes over the :math:`T` steps of an inference, which
+    gives Norm#OPS **per inference**, :math:`T` times this value when every layer runs at every step
+    (:func:`snnlab.methods.spikingbert.spikingbert_energy` reports both).
     """
     if len(input_rates) != len(layer_ops):
         raise ValueError(f"need one input rate per layer, got {len(input_rates)} rates for {len(layer_ops)} layers")
@@ -158,12 +177,18 @@ class EnergyReport:
         layers: :class:`LayerOps` of every module that ran weight-layer ops, in module registration order.
         firing_rates: neuron-layer path → mean output over time steps, samples and neurons.
         e_mac_pj, e_ac_pj: the energy per MAC and per AC used.
+        steps: time steps of the pass (1 for an ANN); the counts cover all of them.
     """
 
     layers: tuple[LayerOps, ...]
     firing_rates: dict[str, float]
     e_mac_pj: float = E_MAC_PJ
     e_ac_pj: float = E_AC_PJ
+    steps: int = 1
+
+    def __post_init__(self):
+        if self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
 
     @property
     def macs(self) -> int:
@@ -188,13 +213,19 @@ class EnergyReport:
         return sum(self.firing_rates.values()) / len(self.firing_rates) if self.firing_rates else None
 
     @property
+    def ann_ops(self) -> float:
+        r"""Dense operations of one pass of the ANN twin (the same weight layers, one step):
+        :math:`\sum \mathrm{Layer\#OPS} / T`."""
+        return self.ops / self.steps
+
+    @property
     def ann_energy_pj(self) -> float:
-        """Energy of the same weight layers run as an ANN: every dense operation a MAC."""
-        return energy_pj(self.ops, 0, self.e_mac_pj, self.e_ac_pj)
+        """Energy of the ANN twin's single pass: each of its :attr:`ann_ops` a MAC."""
+        return energy_pj(self.ann_ops, 0, self.e_mac_pj, self.e_ac_pj)
 
     @property
     def ann_ratio(self) -> float:
-        """``ann_energy_pj / energy_pj``: how many times less energy than the ANN (1 for an ANN)."""
+        """``ann_energy_pj / energy_pj``: how many times less energy than the ANN twin (1 for an ANN)."""
         return self.ann_energy_pj / self.energy_pj
 
     @property
@@ -206,7 +237,7 @@ class EnergyReport:
         return {
             "layers": [dataclasses.asdict(layer) | {"input_rate": layer.input_rate} for layer in self.layers],
             "firing_rates": dict(self.firing_rates),
-            "macs": self.macs, "sops": self.sops, "ops": self.ops,
+            "macs": self.macs, "sops": self.sops, "ops": self.ops, "steps": self.steps, "ann_ops": self.ann_ops,
             "energy_pj": self.energy_pj, "ann_energy_pj": self.ann_energy_pj, "ann_ratio": self.ann_ratio,
             "norm_ops": self.norm_ops, "e_mac_pj": self.e_mac_pj, "e_ac_pj": self.e_ac_pj,
         }
@@ -225,11 +256,18 @@ class EnergyReport:
             lines += ["", f"{'neuron layer':<{rate_width}} {'firing rate':>11}"]
             lines += [f"{path:<{rate_width}} {rate:>11.4f}" for path, rate in self.firing_rates.items()]
         lines.append(f"\nenergy {self.energy_pj / 1e6:.4g} uJ ({self.e_mac_pj} pJ/MAC, {self.e_ac_pj} pJ/AC); "
-                     f"same layers as an ANN {self.ann_energy_pj / 1e6:.4g} uJ ({self.ann_ratio:.2f}x); "
+                     f"ANN twin (one pass) {self.ann_energy_pj / 1e6:.4g} uJ ({self.ann_ratio:.2f}x); "
                      f"Norm#OPS {self.norm_ops:.4f}")
         return "\n".join(lines)
 
     __str__ = table
+
+
+def _first_tensor(x) -> torch.Tensor:
+    """``x`` itself, or the first tensor of a tuple or dict of inputs."""
+    if isinstance(x, dict):
+        x = next(iter(x.values()))
+    return x[0] if isinstance(x, tuple) else x
 
 
 def _call(model: nn.Module, x):
@@ -300,7 +338,7 @@ def _self_counts(model: nn.Module, counter: oc.BaseCounter) -> dict[str, int]:
 
 
 def energy_report(model: nn.Module, x, *, e_mac_pj: float = E_MAC_PJ, e_ac_pj: float = E_AC_PJ,
-                  spiking: "bool | None" = None,
+                  spiking: "bool | None" = None, steps: "int | None" = None,
                   neuron_types: tuple[type[nn.Module], ...] = NEURON_TYPES) -> EnergyReport:
     """Count the ops of one forward pass ``model(x)`` and estimate its compute energy.
 
@@ -313,10 +351,15 @@ def energy_report(model: nn.Module, x, *, e_mac_pj: float = E_MAC_PJ, e_ac_pj: f
         e_mac_pj, e_ac_pj: energy per MAC and per AC (default: 45 nm figures, see :func:`energy_pj`).
         spiking: whether ``model`` is an SNN. By default, whether it contains a neuron of ``neuron_types``. A
             non-spiking model counts every operation as a MAC, whatever its input values.
+        steps: time steps the pass runs (for the ANN comparison, :attr:`EnergyReport.ann_ops`). By default the
+            leading dimension of a time-major SNN input (of its first tensor if ``x`` is a tuple or a dict of
+            modalities), 1 for an ANN.
         neuron_types: module types treated as spiking neurons (firing rates are reported for them).
     """
     if spiking is None:
         spiking = any(isinstance(module, neuron_types) for module in model.modules())
+    if steps is None:
+        steps = _first_tensor(x).shape[0] if spiking else 1
     counters = [_DenseOpCounter()] + ([_weight_layer_mac_counter(), oc.SynOpCounter()] if spiking else [])
     with _inference_pass(model), _firing_rate_hooks(model, neuron_types) as rates, oc.DispatchCounterMode(counters):
         _call(model, x)
@@ -326,4 +369,4 @@ def energy_report(model: nn.Module, x, *, e_mac_pj: float = E_MAC_PJ, e_ac_pj: f
     if not layers:
         raise ValueError(f"{type(model).__name__} ran no weight-layer operation (convolution, linear, matmul) on this "
                          "input, so there is nothing to count")
-    return EnergyReport(layers, rates, e_mac_pj, e_ac_pj)
+    return EnergyReport(layers, rates, e_mac_pj, e_ac_pj, steps)

@@ -503,6 +503,23 @@ def test_events_to_frames_clip_and_log_scale():
     np.testing.assert_allclose(logged[0, 1, 0, :3], [0, math.log(6), math.log(2)], rtol=1e-6)
 
 
+def test_merged_polarities_count_both_in_one_channel_before_clipping():
+    W, H, D = 9, 7, 100_000
+    events = random_events(2000, W, H, D, seed=7)
+    bins = events["t"] * 5 // D
+    merged = np.zeros((5, 1, H, W), np.float32)
+    np.add.at(merged, (bins, 0, events["y"].astype(int), events["x"].astype(int)), 1)  # polarity ignored
+    spec = FrameSpec(sensor_size=(W, H), duration_us=D, frames=5, polarity="merge")
+    assert spec.frame_shape == (5, 1, H, W)
+    np.testing.assert_array_equal(events_to_frames(events, spec), merged)
+    clipped = FrameSpec(sensor_size=(W, H), duration_us=D, frames=5, polarity="merge", clip=1)
+    np.testing.assert_array_equal(events_to_frames(events, clipped), np.minimum(merged, 1))
+    empty = events_to_frames(np.zeros(0, EVENT_DTYPE), spec)
+    assert empty.shape == (5, 1, H, W) and not empty.any()
+    with pytest.raises(ValueError, match="polarity must be one of"):
+        FrameSpec(sensor_size=(W, H), duration_us=D, frames=5, polarity="on")
+
+
 @pytest.mark.parametrize("kw", [dict(frames=5), dict(time_window_us=7_000), dict(frames=3, size=(4, 5))])
 def test_events_to_frames_empty_stream(kw):
     spec = FrameSpec(sensor_size=(10, 8), duration_us=20_000, **kw)
@@ -755,6 +772,7 @@ def test_event_gestures_splits_and_balance(gesture_sets):
 @pytest.mark.parametrize("options, shape", [
     ({"time_window_us": 30_000}, (16, 2, 32, 32)),
     ({"frames": 12, "size": 16}, (12, 2, 16, 16)),
+    ({"frames": 6, "size": 16, "polarity": "merge"}, (6, 1, 16, 16)),
 ])
 def test_event_gestures_framing_options(gesture_sets, monkeypatch, options, shape):
     monkeypatch.setattr(gestures_mod, "cached_arrays", lambda *args, **kwargs: gesture_sets[2])

@@ -63,7 +63,7 @@ def test_energy_is_4_6_pj_per_mac_plus_0_9_pj_per_ac_layer_by_layer():
     custom = energy_report(net, x, e_mac_pj=3.0, e_ac_pj=0.1)
     assert custom.energy_pj == pytest.approx(3.0 * conv.macs + 0.1 * fc.sops)
     assert report.norm_ops == pytest.approx((conv.macs + fc.sops) / (conv.ops + fc.ops))
-    assert report.ann_energy_pj == pytest.approx(4.6 * (conv.ops + fc.ops))
+    assert report.steps == T and report.ann_energy_pj == pytest.approx(4.6 * (conv.ops + fc.ops) / T)
 
 
 def test_firing_rate_is_the_mean_of_captured_spikes():
@@ -76,7 +76,7 @@ def test_firing_rate_is_the_mean_of_captured_spikes():
     assert firing_rates(net, x) == pytest.approx({"1": rate})
 
 
-def test_ann_twin_counts_only_macs_and_snn_twin_has_t_times_its_layer_ops():
+def test_ann_twin_counts_only_macs_and_snn_twin_has_t_times_its_layer_ops_but_compares_with_one_ann_pass():
     torch.manual_seed(0)
     ann, snn = SmallCNN(width=4, neuron=None), SmallCNN(width=4, neuron="lif")
     binary_images = torch.randint(0, 2, (N, 1, 16, 16)).float()  # 0/1 pixels: still MACs in an ANN
@@ -85,6 +85,11 @@ def test_ann_twin_counts_only_macs_and_snn_twin_has_t_times_its_layer_ops():
     assert report.firing_rates == {} and report.norm_ops == 1.0 and report.ann_ratio == 1.0
     snn_report = energy_report(snn, binary_images.expand(T, *binary_images.shape))
     assert snn_report.ops == T * report.ops
+    # the SNN's ANN comparison is the ANN twin's own single pass, measured on the ANN itself
+    assert snn_report.ann_energy_pj == pytest.approx(report.energy_pj) and report.steps == 1
+    assert snn_report.ann_ratio == pytest.approx(report.energy_pj / snn_report.energy_pj)
+    assert energy_report(snn, binary_images.expand(T, *binary_images.shape), steps=1).ann_energy_pj == \
+        pytest.approx(T * report.energy_pj)
     assert set(snn_report.firing_rates) == {"features.2", "features.5", "features.9"}
     assert report.mean_firing_rate is None
     assert snn_report.mean_firing_rate == pytest.approx(sum(snn_report.firing_rates.values()) / 3)

@@ -181,13 +181,13 @@ def test_rate_coded_conversion_approaches_the_ann_as_T_grows():
     assert errors[0] > errors[1] > errors[2] and errors[2] < 0.05
     result = simulate_rate(layers, x, 16)
     assert all((c >= 0).all() and (c <= 16).all() for c in result.spike_counts)      # at most one spike per step
-    assert result.macs == 32 * 64 * 32                                # analog input: one constant current per image
+    assert result.macs == 16 * 32 * 64 * 32                       # the analog input current, computed at every step
     with pytest.raises(ValueError, match="T must"):
         simulate_rate(layers, x, 0)
 
 
 def test_operation_counts_match_a_manual_count():
-    from snnlab.conversion import synaptic_ops, ttfs_ops
+    from snnlab.conversion import dense_ops, synaptic_ops, ttfs_ops
 
     mlp = _mlp((64, 32, 10), 0)
     layers = convert(mlp)
@@ -197,9 +197,11 @@ def test_operation_counts_match_a_manual_count():
     spikes[0, [3, 7]] = torch.tensor([2.0, 5.0], dtype=torch.float64)                                       # 7 spikes, fan-out 10 each
     assert synaptic_ops(layers[1], spikes) == 70.0
     cnn = nn.Sequential(SumToOneConv2d(1, 2, 3, padding=1), ReLU1(), nn.Flatten(), SumToOneLinear(2 * 16, 10))
-    conv_ops = ttfs_ops(convert(cnn), torch.rand(1, 1, 4, 4))[0]
-    # 4x4 output positions x 2 channels; a corner sees 4 real inputs, an edge 6, the 4 centre positions 9
-    assert conv_ops == 2 * (4 * 4 + 8 * 6 + 4 * 9)
+    conv = convert(cnn)[0]
+    # 4x4 output positions x 2 channels x 9 taps: in TTFS every input, padded positions included, spikes once
+    assert ttfs_ops([conv], torch.rand(1, 1, 4, 4)) == [2 * 16 * 9] and dense_ops(conv, torch.rand(1, 1, 4, 4)) == 288
+    # spikes at every real input and none from the padding: a corner sees 4 real inputs, an edge 6, the centre 9
+    assert synaptic_ops(conv, torch.ones(1, 1, 4, 4, dtype=torch.float64)) == 2 * (4 * 4 + 8 * 6 + 4 * 9)
 
 
 def test_lc_ttfs_reproduction_smoke_is_lossless(tmp_path, monkeypatch):

@@ -161,6 +161,34 @@ def test_loss_terms_are_weighted_by_alpha():
         MSKD(student, None, T=3)
     with pytest.raises(ValueError, match="dict"):
         baseline(x["frames"], y)
+    scaled = MSKD(student, teacher, T=3, alpha_schedule=lambda epoch: 0.5, kd_weight=20.0)
+    _, heavy = scaled(x, y)
+    assert heavy["tckd"].item() == pytest.approx(0.5 * 20.0 * tckd_loss(out_s, out_t).item(), rel=1e-6)
+    assert heavy["cls"].item() == pytest.approx(0.5 * ce.item(), rel=1e-6)
+    with pytest.raises(ValueError, match="kd_weight"):
+        MSKD(student, teacher, T=3, kd_weight=0.0)
+
+
+def test_output_gradient_norms_match_the_closed_form_gradients():
+    from snnlab.methods.mskd import output_gradient_norms
+
+    torch.manual_seed(3)
+    student, teacher = _Student(), _Teacher()
+    x, y = _clip_batch()
+    alpha, w = 0.6, 5.0
+    method = MSKD(student, teacher, T=3, hckd=False, tckd=True, alpha_schedule=lambda epoch: alpha, kd_weight=w)
+    norms = output_gradient_norms(method, x, y)
+    logits, targets = student(x["frames"]).detach().numpy(), teacher(x).detach().numpy()
+    T, N, C = logits.shape
+    p, q = _softmax(logits), _softmax(targets)
+    # cross entropy averaged over steps and samples: d/dO = (softmax - one-hot) / (T N)
+    one_hot = np.eye(C)[y.numpy()][None]
+    assert norms["cls"] == pytest.approx((1 - alpha) * np.linalg.norm((p - one_hot) / (T * N)), rel=1e-5)
+    # MSE of probabilities over T N C entries, through the softmax Jacobian p_i (delta_ij - p_j)
+    diff = p - q
+    grad = 2.0 / (T * N * C) * p * (diff - (diff * p).sum(-1, keepdims=True))
+    assert norms["tckd"] == pytest.approx(alpha * w * np.linalg.norm(grad), rel=1e-5)
+    assert all(param.grad is None for param in student.parameters())                 # nothing was accumulated
 
 
 def test_seen_teacher_uses_both_modalities():
@@ -290,3 +318,9 @@ def test_paper_preset_runs_on_a_see_folder(tmp_path):
         assert 0.0 <= metrics["war"] <= 100.0 and len(result["curve"]) == (1 if arm == "teacher" else 2)
         assert {"acc/HDR", "acc/normal", "step4", "energy_pj", "params"} <= set(metrics)
     assert results["teacher"]["metrics"]["params"] > 4 * results["student"]["metrics"]["params"]
+    terms = {"student": {"cls"}, "student+tckd": {"cls", "tckd"}, "student+hckd": {"cls", "hckd"},
+             "student+both": {"cls", "hckd", "tckd"}}
+    for arm, names in terms.items():
+        measured = {key for key in results[arm]["metrics"] if key.startswith("grad_")}
+        assert measured == {f"grad_{name}_{when}" for name in names for when in ("start", "end")}
+        assert results[arm]["metrics"]["grad_cls_start"] > 0

@@ -31,9 +31,10 @@ def test_temporal_transformer_matches_the_definition():
 
 def test_t_avg_follows_the_stage_layout():
     vgg = VGG9(num_classes=10, in_channels=2, input_size=32, width_mult=0.125, neuron="ssnn")
-    # VGG-9 stages: 2 | 2 | 3 spiking convolutions, plus the hidden FC's neuron in the last stage
-    net = ShrinkingSNN(vgg, (6, 4, 2))
-    assert net.spiking_layers == [2, 2, 4] and net.t_avg == pytest.approx((2 * 6 + 2 * 4 + 4 * 2) / 8)
+    # VGG-9 stages: 2 | 2 | 3 spiking convolutions; the classifier's hidden FC neuron is not a computing unit
+    net = ShrinkingSNN(vgg, (8, 6, 3))
+    assert net.spiking_layers == [2, 2, 3] and net.t_avg == pytest.approx(37 / 7)       # 5.29, not 40 / 8 = 5
+    assert ShrinkingSNN(vgg, (6, 4, 2)).t_avg == pytest.approx((2 * 6 + 2 * 4 + 3 * 2) / 7)
     assert ShrinkingSNN(vgg, (5, 5, 5)).t_avg == 5.0
     with pytest.raises(ValueError, match="non-increasing"):
         ShrinkingSNN(vgg, (2, 4))

@@ -11,10 +11,11 @@ exceed one spike per step, and a negative input never fires). Unlike TTFS coding
 limit: the error shrinks like :math:`1/T` while the number of spikes grows like :math:`T`. The readout layer
 averages its input current over the :math:`T` steps.
 
-Counting (per inference, weighted layers only; average pooling is not counted, as in :mod:`snnlab.energy`):
-a multiply-accumulate (MAC) for every product of an analog value and a weight, an accumulate (AC, synaptic
-operation) for every spike delivered through a weight. The first layer's input current is the same at every step,
-so its MACs are counted once.
+Counting follows the kit's convention (:mod:`snnlab.energy`): per inference, weighted layers only, average
+pooling not counted; a multiply-accumulate (MAC) for every product of an analog value and a weight, padding
+included, at every step it is computed, so the first layer's constant input current costs T times its MACs; an
+accumulate (AC, synaptic operation) for every spike delivered through a weight. In TTFS coding every neuron, and
+every padded position (an activation 0, i.e. a spike at the end of its window), spikes exactly once.
 """
 from __future__ import annotations
 
@@ -24,24 +25,32 @@ import torch
 
 from .lc_ttfs import TTFSLayer, _input_times
 
-__all__ = ["synaptic_ops", "RateResult", "simulate_rate", "ttfs_ops"]
+__all__ = ["synaptic_ops", "dense_ops", "RateResult", "simulate_rate", "ttfs_ops"]
 
 
-def synaptic_ops(layer: TTFSLayer, events: torch.Tensor) -> float:
+def synaptic_ops(layer: TTFSLayer, events: torch.Tensor, padding_events: float = 0.0) -> float:
     """Operations layer ``layer`` performs when its input neurons carry ``events`` (spike counts, or 1 per analog
-    value): the number of (input event, weight) pairs, padding excluded; 0 for average pooling."""
+    value) and each padded position ``padding_events``: the number of (input event, weight) pairs; 0 for average
+    pooling."""
     if layer.kind == "avgpool":
         return 0.0
     counter = replace(layer, weight=torch.ones_like(layer.weight))
-    return float(counter.apply(events.to(layer.weight.dtype), pad_value=0.0).sum())
+    return float(counter.apply(events.to(layer.weight.dtype), pad_value=padding_events).sum())
+
+
+def dense_ops(layer: TTFSLayer, x: torch.Tensor) -> float:
+    """``Layer#OPS`` of ``layer`` on input shaped like ``x``: one operation per (input, weight) pair, padding
+    included (the MACs of an ANN layer; the ACs of a TTFS layer, whose every input spikes once)."""
+    return synaptic_ops(layer, torch.ones_like(x), padding_events=1.0)
 
 
 def ttfs_ops(layers: list[TTFSLayer], x: torch.Tensor) -> list[float]:
-    """Synaptic operations per weighted layer of the TTFS network: every neuron (input pixels included) spikes
-    exactly once, so each synapse carries one event. The ANN does the same number of MACs."""
+    """Synaptic operations per weighted layer of the TTFS network: every neuron (input pixels and padded positions
+    included) spikes exactly once, so each synapse carries one event, :func:`dense_ops`. The ANN does the same
+    number of MACs."""
     ops, shape_probe = [], torch.ones_like(x)
     for layer in layers:
-        ops.append(synaptic_ops(layer, shape_probe))
+        ops.append(dense_ops(layer, shape_probe))
         shape_probe = torch.ones_like(layer.apply(shape_probe))
     return ops
 
@@ -81,5 +90,5 @@ def simulate_rate(layers: list[TTFSLayer], x: torch.Tensor, T: int) -> RateResul
             current = following.apply(spikes)
             sops += synaptic_ops(following, spikes)
         readout += current
-    macs = synaptic_ops(layers[0], torch.ones_like(x))               # the constant input current, computed once
+    macs = T * dense_ops(layers[0], x)                               # the analog input current, at every step
     return RateResult(readout / T, counts, macs, sops)

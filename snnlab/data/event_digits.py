@@ -70,18 +70,19 @@ def generate_event_digits(seed: int = 0, noise_hz: float = 1.0, threshold: float
 @register_dataset("event-digits")
 def event_digits(split: str, frames: int | None = 10, time_window_us: int | None = None, size: int | None = None,
                  train_limit: int | None = None, test_fraction: float = 0.3, noise_hz: float = 1.0,
-                 seed: int = 0) -> EventFrames:
+                 seed: int = 0, polarity: str = "split") -> EventFrames:
     """N-MNIST-like event streams of the UCI digits, served as ``[T, 2, H, W]`` event-count frames.
 
     Framing: ``frames`` equal bins over the 300 ms recording, or ``time_window_us`` slices (e.g. ``30_000`` →
     10 frames); ``size`` downsamples the 34×34 sensor (e.g. 17). The split is the same stratified split as
     ``digits`` (``test_fraction``, ``seed``); ``train_limit`` keeps a stratified subset of the training split.
-    Raw streams are in ``dataset.events`` (tonic-compatible ``(x, y, t, p)`` arrays, t in µs).
+    ``polarity="merge"`` counts both polarities in one channel (``[T, 1, H, W]``, see
+    :data:`~snnlab.data.events.POLARITIES`). Raw streams are in ``dataset.events`` (tonic-compatible ``(x, y, t, p)`` arrays, t in µs).
     """
     if time_window_us is not None:
         frames = None
     spec = FrameSpec(sensor_size=SENSOR, duration_us=DURATION_US, frames=frames, time_window_us=time_window_us,
-                     size=(size, size) if size else None)
+                     size=(size, size) if size else None, polarity=polarity)
     params = {"seed": seed, "noise_hz": noise_hz}
     entry = cached_arrays("event-digits", params, lambda: generate_event_digits(seed, noise_hz), version=_VERSION)
     labels = entry["labels"]
@@ -91,7 +92,8 @@ def event_digits(split: str, frames: int | None = 10, time_window_us: int | None
         description="N-MNIST-like: UCI digits (real) moved in 3 saccades before a simulated 34x34 DVS (synthetic "
                     "events)",
         extra={"sensor_size": SENSOR, "duration_us": DURATION_US, "frames": spec.num_frames,
-               "time_window_us": time_window_us, "size": spec.frame_shape[-2:], "noise_hz": noise_hz,
+               "time_window_us": time_window_us, "size": spec.frame_shape[-2:], "polarity": polarity,
+               "noise_hz": noise_hz,
                "cache": entry.summary()},
     )
     return EventFrames.from_concatenated(entry["events"], entry["counts"], labels, index, spec, info)

@@ -4,7 +4,8 @@ An event camera (DVS) reports, per pixel, the moments its log intensity changed 
 an event is ``(x, y, t, p)`` with ``t`` in microseconds and polarity ``p`` (1 = ON, brighter; 0 = OFF, darker).
 SNNs consume them as frames: events are binned in time (a fixed number of frames, or fixed time windows such as
 10 ms or 30 ms slices) and counted per pixel and polarity, giving ``[T, 2, H, W]`` per sample and ``[T, N, 2, H, W]``
-per batch (SpikingJelly's multi-step layout). Binning and spatial downsampling use tonic's transforms.
+per batch (SpikingJelly's multi-step layout); with the polarities merged, one channel counts both, ``[T, 1, H, W]``.
+Binning and spatial downsampling use tonic's transforms.
 """
 from __future__ import annotations
 
@@ -14,11 +15,15 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
-__all__ = ["EVENT_DTYPE", "FrameSpec", "make_events", "events_to_frames", "time_major_collate", "EventFrames",
+__all__ = ["EVENT_DTYPE", "POLARITIES", "FrameSpec", "make_events", "events_to_frames", "time_major_collate", "EventFrames",
            "split_events"]
 
 EVENT_DTYPE = np.dtype([("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", np.int8)])
 """Structured dtype of an event array; tonic's transforms accept it (they address fields by name)."""
+POLARITIES = ("split", "merge")
+"""How frames treat the polarity: one channel per polarity (``"split"``: OFF, ON) or one channel counting both
+(``"merge"``). Merged frames hide the order in which a moving edge turns pixels ON and OFF, so a single
+time-collapsed frame no longer tells a motion's direction."""
 
 
 def make_events(x, y, t, p) -> np.ndarray:
@@ -41,7 +46,7 @@ class FrameSpec:
     (fixed slices, e.g. 10_000 for 10 ms; the number of frames is ``ceil(duration_us / time_window_us)``) is set.
     ``size`` (H, W) downsamples the sensor (tonic ``Downsample``); ``duration_us`` fixes the recording length so
     every sample gets the same number of frames. ``log_scale`` maps counts ``c`` to ``log(1 + c)``; otherwise
-    counts are clipped to ``clip`` (``None``: raw counts).
+    counts are clipped to ``clip`` (``None``: raw counts). ``polarity`` is one of :data:`POLARITIES`.
     """
 
     sensor_size: tuple[int, int]          # (W, H) like tonic
@@ -51,8 +56,11 @@ class FrameSpec:
     size: tuple[int, int] | None = None   # (H, W) after downsampling
     clip: float | None = None
     log_scale: bool = False
+    polarity: str = "split"
 
     def __post_init__(self):
+        if self.polarity not in POLARITIES:
+            raise ValueError(f"polarity must be one of {POLARITIES}, got {self.polarity!r}")
         if (self.frames is None) == (self.time_window_us is None):
             raise ValueError("set exactly one of frames (a fixed number of frames) or time_window_us (fixed slices)")
         if self.frames is not None and self.frames < 1:
@@ -68,13 +76,14 @@ class FrameSpec:
 
     @property
     def frame_shape(self) -> tuple[int, int, int, int]:
-        """``(T, 2, H, W)``."""
+        """``(T, C, H, W)``: ``C`` = 2 polarities, or 1 when they are merged."""
         h, w = self.size if self.size is not None else (self.sensor_size[1], self.sensor_size[0])
-        return (self.num_frames, 2, h, w)
+        return (self.num_frames, 2 if self.polarity == "split" else 1, h, w)
 
 
 def events_to_frames(events: np.ndarray, spec: FrameSpec) -> np.ndarray:
-    """Bin one sample's events into ``[T, 2, H, W]`` float32 frames (channel 0 = OFF, 1 = ON).
+    """Bin one sample's events into ``[T, 2, H, W]`` float32 frames (channel 0 = OFF, 1 = ON), or ``[T, 1, H, W]``
+    counting both polarities when ``spec.polarity == "merge"`` (merged before ``log_scale`` or ``clip``).
 
     Events after ``duration_us`` are dropped; a recording shorter than ``duration_us`` gives trailing empty frames,
     so every sample has ``spec.num_frames`` frames.
@@ -88,9 +97,9 @@ def events_to_frames(events: np.ndarray, spec: FrameSpec) -> np.ndarray:
         if target != spec.sensor_size:
             events = transforms.Downsample(sensor_size=sensor, target_size=target)(events)
             sensor = (target[0], target[1], 2)
-    t_frames, _, h, w = spec.frame_shape
     if len(events) == 0:
-        return np.zeros((t_frames, 2, h, w), dtype=np.float32)
+        return np.zeros(spec.frame_shape, dtype=np.float32)
+    t_frames, _, h, w = spec.frame_shape
     # Equal windows pinned to [0, duration) (tonic's n_time_bins spans first-to-last event instead).
     window = spec.time_window_us if spec.time_window_us is not None else spec.duration_us / spec.frames
     to_frame = transforms.ToFrame(sensor_size=sensor, time_window=window, start_time=0, end_time=spec.duration_us,
@@ -98,6 +107,8 @@ def events_to_frames(events: np.ndarray, spec: FrameSpec) -> np.ndarray:
     frames = to_frame(events).astype(np.float32)[:t_frames]
     if len(frames) < t_frames:
         frames = np.concatenate([frames, np.zeros((t_frames - len(frames), 2, h, w), np.float32)])
+    if spec.polarity == "merge":
+        frames = frames.sum(1, keepdims=True)
     if spec.log_scale:
         frames = np.log1p(frames)
     elif spec.clip is not None:
@@ -118,7 +129,8 @@ def time_major_collate(batch):
 
 
 class EventFrames(Dataset):
-    """Per-sample event arrays and labels served as ``([T, 2, H, W] float32 frames, label)``.
+    """Per-sample event arrays and labels served as ``([T, C, H, W] float32 frames, label)`` (``C`` = 2, or 1 with
+    merged polarities).
 
     Frames are computed once, on first access to any sample, and kept in memory (embedded sets are small).
     ``events`` keeps the raw streams for plots and for other framings; batches are collated time-major.
@@ -147,7 +159,7 @@ class EventFrames(Dataset):
 
     @property
     def frames(self) -> torch.Tensor:
-        """All samples' frames, ``[N, T, 2, H, W]``."""
+        """All samples' frames, ``[N, T, C, H, W]``."""
         if self._frames is None:
             stacked = np.stack([events_to_frames(e, self.spec) for e in self.events]) if self.events else \
                 np.zeros((0, *self.spec.frame_shape), np.float32)

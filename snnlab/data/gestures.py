@@ -129,19 +129,20 @@ def _build(train_per_class: int, test_per_class: int, seed: int, noise_hz: float
 @register_dataset("event-gestures")
 def event_gestures(split: str, frames: int | None = 8, time_window_us: int | None = None, size: int | None = None,
                    train_per_class: int = 80, test_per_class: int = 200, noise_hz: float = 2.0,
-                   seed: int = 0) -> EventFrames:
+                   seed: int = 0, polarity: str = "split") -> EventFrames:
     """DVS-Gesture-like motions of a textured hand before a simulated 32×32 DVS, as ``[T, 2, H, W]`` frames.
 
     Ten classes (:data:`GESTURES`), ``train_per_class`` / ``test_per_class`` recordings of 480 ms each (default
     80 / 200: 800 training and 2,000 test recordings, class-balanced); the training recordings do not depend on
     ``test_per_class``. Framing:
     ``frames`` equal bins, or ``time_window_us`` slices (``30_000`` → 16 frames, DVS-Gesture's 30 ms slicing);
-    ``size`` downsamples. Raw streams are in ``dataset.events``.
+    ``size`` downsamples; ``polarity="merge"`` counts both polarities in one channel (``[T, 1, H, W]``, see
+    :data:`~snnlab.data.events.POLARITIES`). Raw streams are in ``dataset.events``.
     """
     if time_window_us is not None:
         frames = None
     spec = FrameSpec(sensor_size=SENSOR, duration_us=DURATION_US, frames=frames, time_window_us=time_window_us,
-                     size=(size, size) if size else None)
+                     size=(size, size) if size else None, polarity=polarity)
     params = {"seed": seed, "noise_hz": noise_hz, "train_per_class": train_per_class, "test_per_class": test_per_class}
     entry = cached_arrays("event-gestures", params,
                           lambda: _build(train_per_class, test_per_class, seed, noise_hz), version=_VERSION)
@@ -150,7 +151,8 @@ def event_gestures(split: str, frames: int | None = 8, time_window_us: int | Non
         name="event-gestures", classes=GESTURES, sample_shape=spec.frame_shape, time_major=True,
         description="DVS-Gesture-like: ten motions of a textured hand before a simulated 32x32 DVS (synthetic)",
         extra={"sensor_size": SENSOR, "duration_us": DURATION_US, "frames": spec.num_frames,
-               "time_window_us": time_window_us, "size": spec.frame_shape[-2:], "noise_hz": noise_hz,
+               "time_window_us": time_window_us, "size": spec.frame_shape[-2:], "polarity": polarity,
+               "noise_hz": noise_hz,
                "cache": entry.summary()},
     )
     return EventFrames.from_concatenated(entry["events"], entry["counts"], entry["labels"], index, spec, info)

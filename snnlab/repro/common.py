@@ -9,7 +9,7 @@ from ..models.registry import build_model
 from ..reproducibility import seed_everything
 from ..train import TrainConfig, Trainer, final_accuracy, test_curve
 
-__all__ = ["SGD_COSINE", "load_data", "teacher_data", "fit", "arm_result", "train_arm"]
+__all__ = ["SGD_COSINE", "load_data", "teacher_data", "seeded_model", "fit", "arm_result", "train_arm"]
 
 SGD_COSINE = dict(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4, scheduler="cosine")
 """The common CIFAR ResNet recipe (SGD 0.1, momentum 0.9, weight decay 5e-4, cosine annealing): the schedule of the
@@ -29,6 +29,12 @@ def teacher_data(settings: dict, data):
     return load_data({**settings, "data_options": teacher["data_options"]}) if "data_options" in teacher else data
 
 
+def seeded_model(settings: dict, seed: int, num_classes: int):
+    """``settings["model"]`` built right after seeding with ``seed``: the initial weights every arm of a seed shares."""
+    seed_everything(seed)
+    return build_model(settings["model"], num_classes=num_classes, **settings.get("model_options", {}))
+
+
 def fit(make_method: Callable[[object], Method], settings: dict, seed: int, progress: bool,
         data=None) -> tuple[Method, list[dict]]:
     """Seed, build ``settings["model"]``, wrap it with ``make_method(model)``, train with ``settings["train"]``.
@@ -37,8 +43,7 @@ def fit(make_method: Callable[[object], Method], settings: dict, seed: int, prog
     share data, model initialisation (the seed is set just before the model is built), budget and seed.
     """
     train_set, test_set = data if data is not None else load_data(settings)
-    seed_everything(seed)
-    model = build_model(settings["model"], num_classes=train_set.info.num_classes, **settings.get("model_options", {}))
+    model = seeded_model(settings, seed, train_set.info.num_classes)
     config = TrainConfig(seed=seed, progress=progress, **settings["train"])
     method = make_method(model)
     history = Trainer(method, train_set, test_set, config).fit()

@@ -6,8 +6,8 @@ converted, and simulated with the exact event-driven simulator on the whole test
 and SNN test accuracy, prediction agreement, the largest spike-time error :math:`|t - (l + 1 - a)|`, spikes per
 neuron, operations and energy per image for the ANN (MACs), the TTFS SNN (one spike per neuron, so one AC per
 synapse) and the rate-coded conversion of the same weights at the smallest ``T`` of a sweep that reaches the ANN's
-accuracy within ``tolerance_pp`` points (its first layer's constant input current counted once as MACs, every
-later spike as ACs).
+accuracy within ``tolerance_pp`` points (its first layer's MACs at every step, every later spike an AC: the
+convention of :mod:`snnlab.energy`).
 """
 from __future__ import annotations
 
@@ -101,8 +101,9 @@ def _convert_and_measure(model, test_set, settings, device) -> dict:
             "acc_at_T_needed": float("nan")}
     if reaching:
         k = reaching[0]
-        rate = {"T_needed": float(sweep[k]), "macs": first_layer, "sops": rate_sops[k] / n,
-                "energy_pj": energy_pj(first_layer, rate_sops[k] / n), "acc_at_T_needed": rate_curve[k]}
+        macs = sweep[k] * first_layer  # the analog first layer at every step (snnlab.energy's convention)
+        rate = {"T_needed": float(sweep[k]), "macs": macs, "sops": rate_sops[k] / n,
+                "energy_pj": energy_pj(macs, rate_sops[k] / n), "acc_at_T_needed": rate_curve[k]}
     ttfs_metrics = {
         "ann_acc": ann_acc, "agreement": 100.0 * agreeing / n, "max_time_error": time_error,
         "max_output_error": output_error, "spikes_per_neuron": 1.0, "forced_spike_fraction": 100.0 * forced /
