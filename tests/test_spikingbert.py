@@ -11,11 +11,11 @@ import torch.nn.functional as F
 
 import snnlab.repro.spikingbert as repro_spikingbert
 from snnlab.energy import MAC_AC_COST_RATIO
-from snnlab.implicit import asr_map
+from snnlab.implicit import asr_map, simulate_if
 from snnlab.methods.spikingbert import SpikingBERTKD, internal_kd_losses, layer_map, spikingbert_energy
 from snnlab.models.transformer import (SpikingBERTStudent, TransformerClassifier, attention_probabilities,
                                        padding_mask)
-from snnlab.repro import get_reproduction, run
+from snnlab.repro import get_reproduction, run, stale_differences
 
 VOCAB = 20
 
@@ -62,8 +62,9 @@ def test_student_runs_at_equilibrium_with_implicit_gradients():
     ids = _ids()
     logits, internals = student(ids, internals=True)
     assert logits.shape == (4, 2)
-    assert [a.shape for a in internals["attention"]] == [(4, 2, 7, 7)] * 2
+    assert [a.shape for a in internals["scores"]] == [(4, 2, 7, 7)] * 2
     assert [h.shape for h in internals["hidden"]] == [(4, 7, 8)] * 2
+    assert internals["embedding"].shape == (4, 7, 8)
     rates = student.last_rates
     assert set(rates) == {f"layer{i}.{g}" for i in range(2) for g in ("k", "v", "o", "h", "out")}
     # rates are spike counts over 10 steps: multiples of 1/10 in [0, 1]
@@ -72,6 +73,68 @@ def test_student_runs_at_equilibrium_with_implicit_gradients():
     F.cross_entropy(logits, torch.tensor([0, 1, 0, 1])).backward()
     assert student.last_stats.backward is not None and student.last_stats.backward.converged
     assert student.q[0].weight.grad.abs().sum() > 0 and student.embedding.token.weight.grad.abs().sum() > 0
+
+
+def _simulated_rates(student, ids):
+    """The student's simulated average spiking rates ``[N, L, sum(widths)]``, from its drive, outside its forward."""
+    mask = padding_mask(ids)
+    with torch.no_grad():
+        embedded = student.embedding(ids)
+        like = embedded.new_zeros(*ids.shape, sum(student.widths))
+        rates, _ = simulate_if(lambda s: student.drive(s, embedded, mask), like, student.t_conv)
+    return rates, embedded, mask
+
+
+def _mean_over_tokens(x, mask):
+    weights = mask[..., None].float()
+    return (x * weights).sum(1) / weights.sum(1)
+
+
+def test_classifier_reads_the_simulated_rates():
+    """The logits are the classifier applied to the simulated rates of the last output group, at inference and in
+    training (where the implicit gradient still reaches the weights), not to the rate map f of them."""
+    torch.manual_seed(7)
+    student = SpikingBERTStudent(VOCAB, 2, max_len=8, dim=8, heads=2, layers=2, ffn=16, t_conv=12, pool="mean")
+    ids = _ids(seed=8)
+    rates, embedded, mask = _simulated_rates(student, ids)
+    with torch.no_grad():
+        expected = student.classifier(_mean_over_tokens(rates[..., -8:], mask))
+        mapped = asr_map(lambda a: student.drive(a, embedded, mask))(rates)
+        from_map = student.classifier(_mean_over_tokens(mapped[..., -8:], mask))
+    assert (expected - from_map).abs().max() > 1e-3          # the two read-outs differ here
+    student.eval()
+    with torch.no_grad():
+        assert torch.allclose(student(ids), expected, atol=1e-6)
+    student.train()
+    logits = student(ids)
+    assert torch.allclose(logits, expected, atol=1e-6)
+    F.cross_entropy(logits, torch.tensor([0, 1, 0, 1])).backward()
+    assert student.ffn2[0].weight.grad.abs().sum() > 0
+
+
+def test_internals_are_embeddings_and_pre_softmax_scores():
+    """Teacher: the embedding layer's output and ``q_h k_h^T / sqrt(d_h)`` of its own projections; student: the
+    embedding current and ``(W_q u) a_k^T / sqrt(d_h)`` with the simulated key rates."""
+    torch.manual_seed(9)
+    ids = _ids(seed=10)
+    teacher = TransformerClassifier(VOCAB, 2, max_len=8, dim=8, heads=2, layers=2, ffn=16).eval()
+    with torch.no_grad():
+        _, internals = teacher(ids, internals=True)
+        embedding = teacher.norm(teacher.embedding.token(ids) + teacher.embedding.position.weight[:7])
+        q, k, _ = teacher.layers[0].qkv(embedding).chunk(3, dim=-1)
+    assert torch.allclose(internals["embedding"], embedding, atol=1e-6)
+    for h in range(2):
+        expected = q[..., 4 * h:4 * h + 4] @ k[..., 4 * h:4 * h + 4].transpose(1, 2) / 2.0
+        assert torch.allclose(internals["scores"][0][:, h], expected, atol=1e-5)
+    student = SpikingBERTStudent(VOCAB, 2, max_len=8, dim=8, heads=2, layers=1, ffn=16, t_conv=10)
+    rates, embedded, _ = _simulated_rates(student, ids)
+    with torch.no_grad():
+        _, internals = student(ids, internals=True)
+        q = student.q[0](embedded)
+    assert torch.equal(internals["embedding"], embedded)
+    for h in range(2):
+        expected = q[..., 4 * h:4 * h + 4] @ rates[..., 4 * h:4 * h + 4].transpose(1, 2) / 2.0
+        assert torch.allclose(internals["scores"][0][:, h], expected, atol=1e-5)
 
 
 def test_student_rates_approach_the_fixed_point_of_the_rate_map():
@@ -94,25 +157,32 @@ def test_student_rates_approach_the_fixed_point_of_the_rate_map():
 
 
 def test_internal_kd_losses_match_an_explicit_computation():
+    """Scores: squared differences summed over real query rows and real keys (padded keys count 0 in both), divided
+    by rows x heads x all keys; embedding and hidden states: over real tokens, through the same linear map."""
     g = torch.Generator().manual_seed(4)
     mask = padding_mask(_ids(n=3, length=5))
-    s_att = [torch.rand(3, 2, 5, 5, generator=g) for _ in range(2)]
-    t_att = [torch.rand(3, 2, 5, 5, generator=g) for _ in range(4)]
+    s_scores = [4 * torch.randn(3, 2, 5, 5, generator=g) for _ in range(2)]
+    t_scores = [4 * torch.randn(3, 2, 5, 5, generator=g) for _ in range(4)]
     s_hid = [torch.rand(3, 5, 4, generator=g) for _ in range(2)]
     t_hid = [torch.randn(3, 5, 6, generator=g) for _ in range(4)]
+    s_emb, t_emb = torch.randn(3, 5, 4, generator=g), torch.randn(3, 5, 6, generator=g)
     hidden_map = torch.nn.Linear(4, 6)
-    losses = internal_kd_losses({"attention": s_att, "hidden": s_hid}, {"attention": t_att, "hidden": t_hid}, mask,
-                                hidden_map, [1, 3])
+    student = {"scores": s_scores, "hidden": s_hid, "embedding": s_emb}
+    teacher = {"scores": t_scores, "hidden": t_hid, "embedding": t_emb}
+    losses = internal_kd_losses(student, teacher, mask, hidden_map, [1, 3])
+    rows = [(n, i) for n in range(3) for i in range(5) if mask[n, i]]
     att = hid = 0.0
     for l, m in enumerate([1, 3]):
-        rows = [(n, i) for n in range(3) for i in range(5) if mask[n, i]]
-        att += sum(((s_att[l][n, :, i] - t_att[m][n, :, i]) ** 2).sum() for n, i in rows) / (len(rows) * 2 * 5)
+        att += sum(float((s_scores[l][n, h, i, j] - t_scores[m][n, h, i, j]) ** 2)
+                   for n, i in rows for h in range(2) for j in range(5) if mask[n, j]) / (len(rows) * 2 * 5)
         hid += sum(((hidden_map(s_hid[l][n, i]) - t_hid[m][n, i]) ** 2).sum() for n, i in rows) / (len(rows) * 6)
-    assert torch.allclose(losses["attention"], att, atol=1e-6)
+    emb = sum(((hidden_map(s_emb[n, i]) - t_emb[n, i]) ** 2).sum() for n, i in rows) / (len(rows) * 6)
+    assert set(losses) == {"attention", "embedding", "hidden"}
+    assert torch.allclose(losses["attention"], torch.tensor(att), rtol=1e-5)
     assert torch.allclose(losses["hidden"], hid, atol=1e-5)
+    assert torch.allclose(losses["embedding"], emb, atol=1e-5)
     with pytest.raises(ValueError, match="same number of heads"):
-        internal_kd_losses({"attention": s_att, "hidden": s_hid},
-                           {"attention": [a[:, :1] for a in t_att], "hidden": t_hid}, mask, hidden_map, [1, 3])
+        internal_kd_losses(student, {**teacher, "scores": [a[:, :1] for a in t_scores]}, mask, hidden_map, [1, 3])
 
 
 def test_two_stage_kd_switches_losses_and_leaves_the_teacher_alone():
@@ -126,7 +196,7 @@ def test_two_stage_kd_switches_losses_and_leaves_the_teacher_alone():
     method.train()
     method.on_epoch_start(1)
     _, losses = method(ids, y)
-    assert set(losses) == {"attention", "hidden"} and not teacher.training
+    assert set(losses) == {"attention", "embedding", "hidden"} and not teacher.training
     sum(losses.values()).backward()
     assert method.hidden_map.weight.grad.abs().sum() > 0
     assert all(p.grad is None for p in teacher.parameters())
@@ -145,14 +215,27 @@ def test_norm_ops_and_energy_ratio_follow_the_papers_formula():
     ids = _ids()
     report = spikingbert_energy(student, ids)
     layers = student.weight_layers(report["rates"], ids.shape[1])
-    expected = sum(r * o for _, r, o in layers) / sum(o for _, _, o in layers)
-    assert math.isclose(report["norm_ops"], expected, rel_tol=1e-9) and 0 < report["norm_ops"] < 1
-    assert math.isclose(report["energy_ratio"], MAC_AC_COST_RATIO / expected, rel_tol=1e-9)
-    assert math.isclose(report["energy_ratio_per_inference"], report["energy_ratio"] / 8, rel_tol=1e-9)
+    per_step = sum(r * o for _, r, o in layers) / sum(o for _, _, o in layers)
+    assert math.isclose(report["norm_ops_per_step"], per_step, rel_tol=1e-9) and 0 < per_step < 1
+    assert math.isclose(report["energy_ratio_per_step"], MAC_AC_COST_RATIO / per_step, rel_tol=1e-9)
+    # per inference: each group's mean spike count per neuron over the 8 steps (real tokens), analog inputs 8
+    real = padding_mask(ids)[..., None].float()
+    counts = {name: float(((r * 8).round() * real).sum() / (real.sum() * r.shape[-1]))
+              for name, r in student.last_rates.items()}
+    analog = {"layer0.q", "layer0.k", "layer0.v", "layer0.o", "layer1.o"}
+    spiking = student.weight_layers(counts, ids.shape[1])
+    per_inference = (sum((8 if name in analog else c) * o for name, c, o in spiking)
+                     / sum(o for _, _, o in spiking))
+    assert math.isclose(report["norm_ops_per_inference"], per_inference, rel_tol=1e-6)
+    assert math.isclose(report["norm_ops_per_inference"], 8 * per_step, rel_tol=1e-6)
+    assert math.isclose(report["energy_ratio_per_inference"], MAC_AC_COST_RATIO / per_inference, rel_tol=1e-6)
     # an ANN (every rate 1) has Norm#OPS = 1
     ones = {name: 1.0 for name in report["rates"]}
     assert math.isclose(sum(r * o for _, r, o in student.weight_layers(ones, 7))
                         / sum(o for _, _, o in student.weight_layers(ones, 7)), 1.0)
+    student.gamma = 0.9
+    with pytest.raises(ValueError, match="gamma = 1"):
+        spikingbert_energy(student, ids)
 
 
 def test_the_student_learns_in_a_smoke_run():
@@ -186,11 +269,14 @@ def test_the_student_learns_in_a_smoke_run():
 def test_smoke_reproduction_runs_end_to_end():
     record = run("spikingbert", "smoke", out=None, progress=False)
     assert tuple(record["arms"]) == repro_spikingbert.ARMS
+    t_conv = record["setting"]["model_options"]["t_conv"]
     for arm in ("kd", "no-kd"):
-        metrics = record["arms"][arm]["metrics"]
-        assert 0 < metrics["norm_ops"]["mean"] <= 1
-        assert math.isclose(metrics["energy_ratio"]["mean"], MAC_AC_COST_RATIO / metrics["norm_ops"]["mean"],
-                            rel_tol=1e-9)
+        metrics = {key: value["mean"] for key, value in record["arms"][arm]["metrics"].items()}
+        assert 0 < metrics["norm_ops_per_step"] <= 1
+        assert math.isclose(metrics["norm_ops_per_inference"], t_conv * metrics["norm_ops_per_step"], rel_tol=1e-9)
+        for unit in ("step", "inference"):
+            assert math.isclose(metrics[f"energy_ratio_per_{unit}"],
+                                MAC_AC_COST_RATIO / metrics[f"norm_ops_per_{unit}"], rel_tol=1e-9)
     assert record["effect"]["of"] == "kd - no-kd"
 
 
@@ -203,9 +289,12 @@ def test_paper_preset_explains_what_to_download():
 
 
 def test_committed_book_record_has_the_energy_metrics():
-    """(That the record's setting is the book preset's is checked for every record in tests/test_records.py.)"""
+    """The chapter reads these metrics from the committed record. A record made with another setting than the book
+    preset awaits its re-run (tests/test_records.py lists it) and is expected to miss them."""
     record = json.loads((Path(__file__).resolve().parents[1] / "results" / "spikingbert-book.json").read_text())
+    stale = stale_differences(record["setting"], get_reproduction("spikingbert").settings("book"))
+    if stale:
+        pytest.xfail(f"the book record awaits a re-run at the current preset ({'; '.join(stale)})")
     assert tuple(record["arms"]) == repro_spikingbert.ARMS
     for arm in ("kd", "no-kd"):
-        assert {"params", "norm_ops", "energy_ratio", "energy_ratio_per_inference", "mean_rate"} <= set(
-            record["arms"][arm]["metrics"])
+        assert {"params", "mean_rate", *repro_spikingbert.ENERGY_METRICS} <= set(record["arms"][arm]["metrics"])

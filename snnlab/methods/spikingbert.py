@@ -5,20 +5,24 @@ time: its average spiking rates at equilibrium are differentiated implicitly. A 
 (:class:`~snnlab.models.transformer.TransformerClassifier`) gives the targets:
 
 1. **internal-layer KD** (the first ``ikd_epochs`` epochs): student layer :math:`l` learns from teacher layer
-   :math:`m(l) = (l+1) L_T / L_S - 1` (:func:`layer_map`),
+   :math:`m(l) = (l+1) L_T / L_S - 1` (:func:`layer_map`), and the student's embedding from the teacher's,
 
-   .. math:: \mathcal L_{IKD} = \sum_l \mathrm{MSE}\big(A_S^l, A_T^{m(l)}\big)
+   .. math:: \mathcal L_{IKD} = \sum_l \mathrm{MSE}\big(S_S^l, S_T^{m(l)}\big)
+                              + \mathrm{MSE}\big(W_h\,u_S^0, E_T\big)
                               + \sum_l \mathrm{MSE}\big(W_h\,a_S^{l\star}, H_T^{m(l)}\big),
 
-   with :math:`A` the attention probabilities (per head, over real query tokens), :math:`a^{l\star}` the
+   with :math:`S` the attention scores before the softmax (:func:`~snnlab.models.transformer.attention_scores`,
+   per head; the entries of padded keys set to 0 in both, as the official code does), :math:`u_S^0` the student's
+   embedding current and :math:`E_T` the teacher's embedding-layer output, :math:`a^{l\star}` the simulated
    equilibrium rates of the student's layer output, :math:`H` the teacher's hidden states and :math:`W_h` a learned
-   linear map (one, shared by the layers, as TinyBERT's);
+   linear map (one, shared by the embedding and the layers, as TinyBERT's). The means run over the real tokens (for
+   the scores, the real query tokens and every key), where the official code also averages over the padding;
 2. **prediction-layer KD** (the remaining epochs): soft cross entropy against the teacher's logits at temperature
    :math:`t' = 1` (:func:`~snnlab.losses.kd.soft_cross_entropy`).
 
-Energy (the paper's accounting): :func:`spikingbert_energy` gives Norm#OPS
-(:func:`snnlab.energy.norm_ops`) from the student's measured firing rates and the ANN/SNN energy ratio
-:math:`e = (\mathrm{Norm\#OPS}/5.1)^{-1}` (:func:`snnlab.energy.energy_ratio`).
+Energy (the paper's accounting): :func:`spikingbert_energy` gives Norm#OPS (:func:`snnlab.energy.norm_ops`) from the
+student's measured firing rates and the ANN/SNN energy ratio :math:`e = (\mathrm{Norm\#OPS}/5.1)^{-1}`
+(:func:`snnlab.energy.energy_ratio`), each per time step and per inference (over the :math:`T_{conv}` simulated steps).
 """
 from __future__ import annotations
 
@@ -48,28 +52,37 @@ def _masked_mse(student: torch.Tensor, teacher: torch.Tensor, weight: torch.Tens
 
 def internal_kd_losses(student_internals: dict, teacher_internals: dict, mask: torch.Tensor,
                        hidden_map: nn.Module, mapping: list[int]) -> dict[str, torch.Tensor]:
-    r"""``{"attention": Σ_l MSE(A_S^l, A_T^{m(l)}), "hidden": Σ_l MSE(W_h a_S^l, H_T^{m(l)})}`` over real tokens
-    (``mask`` ``[N, L]``, True at real tokens; for attention the real query rows)."""
+    r"""The internal-layer KD terms (see the module docstring), from the models' ``internals``:
+
+    * ``"attention"``: :math:`\sum_l \mathrm{MSE}(S_S^l, S_T^{m(l)})` over the attention scores ``"scores"``
+      ``[N, H, L, L]``, the entries of padded keys set to 0 in both, averaged over the real query rows;
+    * ``"embedding"``: :math:`\mathrm{MSE}(W_h u_S^0, E_T)` over the real tokens of ``"embedding"`` ``[N, L, D]``;
+    * ``"hidden"``: :math:`\sum_l \mathrm{MSE}(W_h a_S^l, H_T^{m(l)})` over the real tokens of ``"hidden"``.
+
+    ``mask`` ``[N, L]`` is True at real tokens; ``mapping[l]`` = :math:`m(l)`; ``hidden_map`` is :math:`W_h`."""
     tokens = mask[..., None].to(student_internals["hidden"][0].dtype)   # [N, L, 1]
+    padded_keys = ~mask[:, None, None, :]                               # [N, 1, 1, L]
     attention = hidden = 0.0
     for l, m in enumerate(mapping):
-        a_s, a_t = student_internals["attention"][l], teacher_internals["attention"][m]
-        if a_s.shape != a_t.shape:
-            raise ValueError(f"attention of student layer {l} {tuple(a_s.shape)} and teacher layer {m} "
-                             f"{tuple(a_t.shape)} differ: give both models the same number of heads")
-        attention = attention + _masked_mse(a_s, a_t, tokens[:, None])
+        s_s, s_t = student_internals["scores"][l], teacher_internals["scores"][m]
+        if s_s.shape != s_t.shape:
+            raise ValueError(f"attention scores of student layer {l} {tuple(s_s.shape)} and teacher layer {m} "
+                             f"{tuple(s_t.shape)} differ: give both models the same number of heads")
+        attention = attention + _masked_mse(s_s.masked_fill(padded_keys, 0.0), s_t.masked_fill(padded_keys, 0.0),
+                                            tokens[:, None])
         hidden = hidden + _masked_mse(hidden_map(student_internals["hidden"][l]), teacher_internals["hidden"][m],
                                       tokens)
-    return {"attention": attention, "hidden": hidden}
+    embedding = _masked_mse(hidden_map(student_internals["embedding"]), teacher_internals["embedding"], tokens)
+    return {"attention": attention, "embedding": embedding, "hidden": hidden}
 
 
 class SpikingBERTKD(FrozenTeacher, Method):
     """Train a SpikingBERT ``student`` from a frozen ANN ``teacher``: internal-layer KD for the first ``ikd_epochs``
     epochs, then prediction-layer KD (soft cross entropy at ``temperature``); see the module docstring.
 
-    Loss terms: ``attention`` and ``hidden`` in stage 1, ``prediction`` in stage 2. The teacher is kept in eval mode
-    with ``requires_grad=False`` and runs under ``torch.no_grad``. The trainer calls :meth:`on_epoch_start`, which
-    switches the stage.
+    Loss terms: ``attention``, ``embedding`` and ``hidden`` in stage 1, ``prediction`` in stage 2. The teacher is
+    kept in eval mode with ``requires_grad=False`` and runs under ``torch.no_grad``. The trainer calls
+    :meth:`on_epoch_start`, which switches the stage.
     """
 
     def __init__(self, student: SpikingBERTStudent, teacher: TransformerClassifier, ikd_epochs: int,
@@ -105,15 +118,25 @@ class SpikingBERTKD(FrozenTeacher, Method):
 
 @torch.no_grad()
 def spikingbert_energy(student: SpikingBERTStudent, ids: torch.Tensor) -> dict:
-    r"""Firing rates, Norm#OPS and the ANN/SNN energy ratio of ``student`` on token ids ``[N, L]``.
+    r"""Firing rates, Norm#OPS and the ANN/SNN energy ratio of ``student`` on token ids ``[N, L]``, per time step and
+    per inference.
 
-    Each group's IFR is its mean spike count per neuron and time step over the real tokens (simulated,
-    ``gamma = 1`` rates); Norm#OPS :math:`= \sum_i \mathrm{IFR}_i\,\mathrm{Layer\#OPS}_{i+1} / \sum\mathrm{Layer\#OPS}`
-    over :meth:`~snnlab.models.transformer.SpikingBERTStudent.weight_layers` (analog inputs count 1), and
-    :math:`e = (\mathrm{Norm\#OPS}/5.1)^{-1}`. Like the paper's, this ratio compares one SNN time step with one
-    ANN pass; over the :math:`T_{conv}` simulated steps the SNN performs :math:`T_{conv}` times the operations,
-    reported as ``energy_ratio_per_inference``.
+    Norm#OPS :math:`= \sum_i \mathrm{IFR}_i\,\mathrm{Layer\#OPS}_{i+1} / \sum\mathrm{Layer\#OPS}` over
+    :meth:`~snnlab.models.transformer.SpikingBERTStudent.weight_layers` and :math:`e = (\mathrm{Norm\#OPS}/5.1)^{-1}`
+    (Bal & Sengupta, AAAI 2024), each for two definitions of a group's IFR:
+
+    * **per time step** (``norm_ops_per_step``, ``energy_ratio_per_step``): the mean number of spikes per neuron and
+      time step over the real tokens (the simulated ``gamma = 1`` rate :math:`r_i \in [0, 1]`; an analog input
+      counts 1) — one SNN step against one ANN pass;
+    * **per inference** (``norm_ops_per_inference``, ``energy_ratio_per_inference``): the mean number of spikes per
+      neuron over the :math:`T_{conv}` simulated steps of one inference, :math:`T_{conv} r_i` (SpikingBERT's IFR;
+      an analog input counts :math:`T_{conv}`, since its layer runs at every step) — the whole SNN inference
+      against one ANN pass. So :math:`\mathrm{Norm\#OPS}_{inf} = T_{conv}\,\mathrm{Norm\#OPS}_{step}` and
+      :math:`e_{inf} = e_{step}/T_{conv}`; :math:`e_{inf} > 1` means one SNN inference costs less than one ANN pass.
     """
+    if student.gamma != 1.0:
+        raise ValueError(f"spikingbert_energy counts spikes from the rates, which needs gamma = 1 (the plain mean); "
+                         f"the student has gamma = {student.gamma}")
     was_training = student.training
     student.eval()
     try:
@@ -123,6 +146,7 @@ def spikingbert_energy(student: SpikingBERTStudent, ids: torch.Tensor) -> dict:
     real = padding_mask(ids)[..., None].to(next(iter(student.last_rates.values())).dtype)
     rates = {name: ((r * real).sum() / (real.sum() * r.shape[-1])).item() for name, r in student.last_rates.items()}
     layers = student.weight_layers(rates, ids.shape[1])
-    value = norm_ops([rate for _, rate, _ in layers], [ops for _, _, ops in layers])
-    return {"rates": rates, "norm_ops": value, "energy_ratio": energy_ratio(value),
-            "energy_ratio_per_inference": energy_ratio(value) / student.t_conv}
+    per_step = norm_ops([rate for _, rate, _ in layers], [ops for _, _, ops in layers])
+    per_inference = student.t_conv * per_step
+    return {"rates": rates, "norm_ops_per_step": per_step, "norm_ops_per_inference": per_inference,
+            "energy_ratio_per_step": energy_ratio(per_step), "energy_ratio_per_inference": energy_ratio(per_inference)}

@@ -2,8 +2,10 @@ r"""A small BERT-style ANN transformer (the teacher) and a SpikingBERT student w
 
 Both read token ids ``[N, L]`` (``[PAD] = 0``, ``[CLS]`` first, as the ``text`` data set serves them), classify
 from the ``[CLS]`` position (BERT's choice) or the mean over real tokens (``pool``), and can return their
-internals for distillation:
-``model(ids, internals=True) -> (logits, {"attention": [per layer [N, H, L, L]], "hidden": [per layer [N, L, D]]})``.
+internals for distillation: ``model(ids, internals=True) -> (logits, internals)`` with ``internals["embedding"]`` the
+embedding layer's output ``[N, L, D]``, ``internals["scores"]`` each layer's attention scores before the mask and
+the softmax (:func:`attention_scores`, ``[N, H, L, L]``) and ``internals["hidden"]`` each layer's output
+``[N, L, D]``.
 
 The student (Bal & Sengupta, *SpikingBERT*, AAAI 2024) is a network of IF neurons (threshold :math:`V_{th}`,
 subtractive reset) driven by the constant current of the token and position embeddings. Layer :math:`l` with
@@ -20,7 +22,10 @@ neuron groups :math:`k, v` (keys and values), :math:`o` (attention output), :mat
 The query :math:`W_q u` is real-valued; keys and values are spikes (their rates at equilibrium); :math:`M` masks the
 padding. The network is simulated for ``t_conv`` steps and differentiated implicitly at the average spiking rates
 (:func:`snnlab.implicit.spiking_equilibrium`), so no surrogate gradient is used and memory does not grow with
-``t_conv``. There is no layer norm in the student (rates live in [0, 1]); the teacher is a post-norm transformer.
+``t_conv``. What the classifier and the distillation losses read are the simulated rates :math:`a_{sim}` themselves,
+in training and at inference, with the implicit gradient of :math:`f(a_{sim})` attached in training (the official
+code's read-out): the prediction comes from the spikes, not from a non-spiking map of them. There is no layer norm in
+the student (rates live in [0, 1]); the teacher is a post-norm transformer.
 """
 from __future__ import annotations
 
@@ -31,7 +36,8 @@ from torch import nn
 
 from ..implicit import spiking_equilibrium
 
-__all__ = ["TransformerClassifier", "SpikingBERTStudent", "attention_probabilities", "padding_mask", "pooled", "POOLS"]
+__all__ = ["TransformerClassifier", "SpikingBERTStudent", "attention_scores", "attention_probabilities", "padding_mask",
+           "pooled", "POOLS"]
 
 
 def padding_mask(ids: torch.Tensor) -> torch.Tensor:
@@ -41,14 +47,23 @@ def padding_mask(ids: torch.Tensor) -> torch.Tensor:
     return ids != 0
 
 
-def attention_probabilities(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor, heads: int) -> torch.Tensor:
-    r""":math:`\mathrm{softmax}(q_h k_h^\top/\sqrt{d_h} + M)` per head, ``[N, H, L, L]``; ``q``, ``k`` are
-    ``[N, L, D]``,
-    ``mask`` ``[N, L]`` (True at real tokens; padded keys get zero weight)."""
+def attention_scores(q: torch.Tensor, k: torch.Tensor, heads: int) -> torch.Tensor:
+    r"""Scaled dot-product scores :math:`q_h k_h^\top/\sqrt{d_h}` per head, before the mask and the softmax,
+    ``[N, H, L, L]``; ``q``, ``k`` are ``[N, L, D]``."""
     n, length, dim = q.shape
     split = lambda t: t.reshape(n, length, heads, dim // heads).transpose(1, 2)  # noqa: E731
-    scores = split(q) @ split(k).transpose(-1, -2) / math.sqrt(dim // heads)
+    return split(q) @ split(k).transpose(-1, -2) / math.sqrt(dim // heads)
+
+
+def _masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Softmax over keys of ``scores`` ``[N, H, L, L]`` with the padded keys (``mask`` ``[N, L]`` False) at zero."""
     return scores.masked_fill(~mask[:, None, None, :], float("-inf")).softmax(-1)
+
+
+def attention_probabilities(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor, heads: int) -> torch.Tensor:
+    r""":math:`\mathrm{softmax}(q_h k_h^\top/\sqrt{d_h} + M)` per head, ``[N, H, L, L]``; ``q``, ``k`` are
+    ``[N, L, D]``, ``mask`` ``[N, L]`` (True at real tokens; padded keys get zero weight)."""
+    return _masked_softmax(attention_scores(q, k, heads), mask)
 
 
 def _merge_heads(probs: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -97,7 +112,7 @@ def _check_dims(dim: int, heads: int, layers: int) -> None:
 
 
 class _EncoderLayer(nn.Module):
-    """Post-norm transformer layer: ``LN(x + MHA(x))`` then ``LN(x + FFN(x))``; returns the attention too."""
+    """Post-norm transformer layer: ``LN(x + MHA(x))`` then ``LN(x + FFN(x))``; returns the attention scores too."""
 
     def __init__(self, dim: int, heads: int, ffn: int, dropout: float):
         super().__init__()
@@ -110,9 +125,9 @@ class _EncoderLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         q, k, v = self.qkv(x).chunk(3, dim=-1)
-        probs = attention_probabilities(q, k, mask, self.heads)
-        x = self.norm1(x + self.dropout(self.out(_merge_heads(self.dropout(probs), v))))
-        return self.norm2(x + self.dropout(self.ffn(x))), probs
+        scores = attention_scores(q, k, self.heads)
+        x = self.norm1(x + self.dropout(self.out(_merge_heads(self.dropout(_masked_softmax(scores, mask)), v))))
+        return self.norm2(x + self.dropout(self.ffn(x))), scores
 
 
 class TransformerClassifier(nn.Module):
@@ -140,18 +155,18 @@ class TransformerClassifier(nn.Module):
 
     def forward(self, ids: torch.Tensor, internals: bool = False):
         mask = padding_mask(ids)
-        x = self.dropout(self.norm(self.embedding(ids)))
-        attention, hidden = [], []
+        embedding = x = self.dropout(self.norm(self.embedding(ids)))
+        scores, hidden = [], []
         for layer in self.layers:
-            x, probs = layer(x, mask)
-            attention.append(probs)
+            x, layer_scores = layer(x, mask)
+            scores.append(layer_scores)
             hidden.append(x)
         logits = self.classifier(pooled(x, mask, self.pool))
-        return (logits, {"attention": attention, "hidden": hidden}) if internals else logits
+        return (logits, {"embedding": embedding, "scores": scores, "hidden": hidden}) if internals else logits
 
 
 class SpikingBERTStudent(nn.Module):
-    """SpikingBERT student: IF layers with spiking attention, trained at equilibrium (see the module docstring).
+    r"""SpikingBERT student: IF layers with spiking attention, trained at equilibrium (see the module docstring).
 
     Args:
         vocab_size, num_classes, max_len, dim, heads, layers, ffn: as :class:`TransformerClassifier`.
@@ -159,8 +174,12 @@ class SpikingBERTStudent(nn.Module):
         backward_solver, backward_tol, backward_max_iter: the adjoint solve (SpikingBERT: Broyden, 30 iterations).
         pool: ``"cls"`` or ``"mean"``, as :class:`TransformerClassifier`.
 
-    After each forward, ``last_rates`` holds the simulated average spiking rates per group
-    (``{"layer0.k": [N, L, D], ...}``) and ``last_stats`` the implicit solve's statistics.
+    The classifier reads the simulated rates of the last layer's output group (see the module docstring). With
+    ``internals=True`` the forward also returns the embedding current :math:`u^0` (``"embedding"``), each layer's
+    attention scores :math:`(W_q u)\,a_k^\top/\sqrt{d_h}` before the mask and the softmax (``"scores"``) and each
+    layer's output rates (``"hidden"``), all from the simulated rates. After each forward, ``last_rates`` holds the
+    simulated average spiking rates per group (``{"layer0.k": [N, L, D], ...}``) and ``last_stats`` the implicit
+    solve's statistics.
     """
 
     GROUPS = ("k", "v", "o", "h", "out")
@@ -213,13 +232,14 @@ class SpikingBERTStudent(nn.Module):
                                                         self.v_threshold, self.gamma, **self.backward)
         self.last_rates = {f"layer{i}.{name}": rate for i, g in enumerate(self._groups(rates)) for name, rate in
                            g.items()}
-        groups = self._groups(a)
+        # the value of a_sim, the gradient of the implicit f(a_sim) (a - a.detach() is exactly 0 in value)
+        groups = self._groups(rates + (a - a.detach()))
         logits = self.classifier(pooled(groups[-1]["out"], mask, self.pool))
         if not internals:
             return logits
-        attention = [attention_probabilities(self.q[i](self._layer_input(groups, embedded, i)), g["k"], mask,
-                                             self.heads) for i, g in enumerate(groups)]
-        return logits, {"attention": attention, "hidden": [g["out"] for g in groups]}
+        scores = [attention_scores(self.q[i](self._layer_input(groups, embedded, i)), g["k"], self.heads)
+                  for i, g in enumerate(groups)]
+        return logits, {"embedding": embedded, "scores": scores, "hidden": [g["out"] for g in groups]}
 
     def weight_layers(self, rates: dict[str, float], length: int) -> list[tuple[str, float, int]]:
         """``(name, input rate, Layer#OPS per sample)`` of every weight layer and attention product, given the mean
