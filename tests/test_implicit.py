@@ -192,14 +192,15 @@ def test_spiking_equilibrium_gradient_is_the_implicit_gradient_of_the_rate_map()
     drive = lambda a: w(a) + x  # noqa: E731
     a, rates, stats = spiking_equilibrium(drive, torch.zeros_like(x), 50, backward_tol=1e-12,
                                           backward_max_iter=100)
+    assert torch.equal(a.detach(), rates)             # the value read downstream is the simulated rate itself
     a.pow(2).sum().backward()
     grad = w.weight.grad.clone()
     w.weight.grad = None
-    # reference: dense (I - J)^{-1} at the simulated rates, by hand
+    # reference: dense (I - J)^{-1} at the simulated rates, by hand, for dL/da = 2 a_sim
     z = rates.detach().requires_grad_()
     fz = asr_map(drive)(z)
     jac = torch.autograd.functional.jacobian(lambda v: asr_map(drive)(v.view(3, 10)).flatten(), rates.flatten())
-    dl_dz = 2 * fz.detach().flatten()
+    dl_dz = 2 * rates.flatten()
     g = torch.linalg.solve((torch.eye(30, dtype=torch.float64) - jac).T, dl_dz)
     (fz.flatten() * g).sum().backward()
     assert stats.backward.converged

@@ -86,11 +86,13 @@ def spiking_equilibrium(drive: Drive, like: torch.Tensor, t_conv: int, v_thresho
     r"""Simulate the IF network for ``t_conv`` steps (no graph), then attach the implicit gradient of
     :math:`a^\star = \mathrm{clamp}(\mathrm{drive}(a^\star)/V_{th}, 0, 1)` at the simulated ASR.
 
-    Returns ``(a, rates, stats)``: ``a`` = :math:`f(a_{sim})` carrying the implicit gradient (the value the rest of
-    the network reads), ``rates`` = the simulated ASR :math:`a_{sim}` (no grad; e.g. for firing-rate statistics),
-    ``stats`` the :class:`~snnlab.implicit.function.ImplicitStats` (backward filled by ``loss.backward()``).
-    ``backward`` takes :func:`~snnlab.implicit.function.implicit_gradient`'s ``backward_*`` options.
+    Returns ``(a, rates, stats)``: ``a`` has the value of the simulated ASR :math:`a_{sim}` and the implicit
+    gradient of :math:`f(a_{sim})` (``a_sim + (f(a_sim) - f(a_sim).detach())``: what the rest of the network reads,
+    so the spiking network's own rates, not the non-spiking map :math:`f`, produce its outputs, as in SpikingBERT's
+    official code); ``rates`` = :math:`a_{sim}` without gradient (e.g. for firing-rate statistics); ``stats`` the
+    :class:`~snnlab.implicit.function.ImplicitStats` (backward filled by ``loss.backward()``). ``backward`` takes
+    :func:`~snnlab.implicit.function.implicit_gradient`'s ``backward_*`` options.
     """
     rates, _ = simulate_if(drive, like, t_conv, v_threshold, gamma)
-    a, stats = implicit_gradient(asr_map(drive, v_threshold), rates, **backward)
-    return a, rates, stats
+    mapped, stats = implicit_gradient(asr_map(drive, v_threshold), rates, **backward)
+    return rates + (mapped - mapped.detach()), rates, stats

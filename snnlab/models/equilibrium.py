@@ -7,8 +7,8 @@ Layer :math:`l` of ``layers`` IF layers of ``hidden`` neurons receives the curre
 where :math:`x` is the (analog, constant) input and :math:`F` a feedback connection from the last layer to the
 first (SpikingBERT's architecture has one; ``feedback=False`` drops it). The network is simulated for
 ``t_conv`` steps; the average spiking rates :math:`a^\star` satisfy :math:`a^\star = \mathrm{clamp}(I(a^\star)/V_{th},
-0, 1)` and are differentiated implicitly (:func:`snnlab.implicit.spiking_equilibrium`); a linear readout of
-:math:`a_L^\star` gives the class scores. Memory does not grow with ``t_conv``.
+0, 1)` and are differentiated implicitly (:func:`snnlab.implicit.spiking_equilibrium`); a linear readout of the
+last layer's simulated rates gives the class scores. Memory does not grow with ``t_conv``.
 """
 from __future__ import annotations
 

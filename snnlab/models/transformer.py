@@ -232,8 +232,7 @@ class SpikingBERTStudent(nn.Module):
                                                         self.v_threshold, self.gamma, **self.backward)
         self.last_rates = {f"layer{i}.{name}": rate for i, g in enumerate(self._groups(rates)) for name, rate in
                            g.items()}
-        # the value of a_sim, the gradient of the implicit f(a_sim) (a - a.detach() is exactly 0 in value)
-        groups = self._groups(rates + (a - a.detach()))
+        groups = self._groups(a)  # the value of a_sim, the implicit gradient of f(a_sim)
         logits = self.classifier(pooled(groups[-1]["out"], mask, self.pool))
         if not internals:
             return logits
