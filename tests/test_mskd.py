@@ -298,6 +298,8 @@ def test_committed_book_record_has_every_metric_the_chapter_shows():
         assert {"war", "uar", "acc/normal", "acc/overexposure", "acc/low-light", "acc/HDR", "step1", "params",
                 "energy_pj"} <= set(metrics)
         assert metrics["war"]["per_seed"] == record["arms"][arm]["per_seed"]
+        if arm != "teacher":
+            assert {"grad_cls_start", "grad_cls_end"} <= set(metrics)
 
 
 def test_paper_preset_runs_on_a_see_folder(tmp_path):
