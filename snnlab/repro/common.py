@@ -9,7 +9,8 @@ from ..models.registry import build_model
 from ..reproducibility import seed_everything
 from ..train import TrainConfig, Trainer, final_accuracy, test_curve
 
-__all__ = ["SGD_COSINE", "load_data", "teacher_data", "seeded_model", "fit", "arm_result", "train_arm"]
+__all__ = ["SGD_COSINE", "load_data", "teacher_data", "seeded_model", "fit", "held_out_accuracy", "arm_result",
+           "train_arm"]
 
 SGD_COSINE = dict(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4, scheduler="cosine")
 """The common CIFAR ResNet recipe (SGD 0.1, momentum 0.9, weight decay 5e-4, cosine annealing): the schedule of the
@@ -48,6 +49,12 @@ def fit(make_method: Callable[[object], Method], settings: dict, seed: int, prog
     method = make_method(model)
     history = Trainer(method, train_set, test_set, config).fit()
     return method, history
+
+
+def held_out_accuracy(method: Method, settings: dict, data, seed: int) -> float:
+    """Test accuracy (%) of an already trained ``method`` on ``data``'s test split, batched as the setting trains."""
+    config = TrainConfig(seed=seed, progress=False, **settings["train"])
+    return Trainer(method, data[0], data[1], config).evaluate(data[1])
 
 
 def arm_result(history: list[dict], metrics: dict | None = None) -> dict:

@@ -22,8 +22,7 @@ from ..energy import energy_report
 from ..methods.base import ANNClassification
 from ..methods.joint_asnn import JointASNN, SummedOutputCE
 from ..models.factorised import JointNet
-from ..train import TrainConfig, Trainer
-from .common import arm_result, fit, load_data
+from .common import arm_result, fit, held_out_accuracy, load_data
 from .registry import BOOK_SEEDS, PaperVariant, Premise, Reproduction, arm_gap, register
 
 __all__ = ["PRESETS", "VARIANTS", "ARMS", "JOINT_ARMS", "run_seed"]
@@ -77,11 +76,6 @@ def _energy_metrics(network, inputs: torch.Tensor, spiking: bool) -> dict:
     return metrics
 
 
-def _evaluate(method, data, settings, seed: int) -> float:
-    trainer = Trainer(method, data[0], data[1], TrainConfig(seed=seed, progress=False, **settings["train"]))
-    return trainer.evaluate(data[1])
-
-
 def run_seed(settings: dict, seed: int, progress: bool) -> dict:
     """The seven arms for one seed (see the module docstring)."""
     data = load_data(settings)
@@ -102,7 +96,7 @@ def run_seed(settings: dict, seed: int, progress: bool) -> dict:
         results[arm] = arm_result(history, _energy_metrics(snn, encode("direct", images, T), spiking=True))
         if arm == "joint-snn":
             method.test_network = "ann"
-            ann_acc = _evaluate(method, data, settings, seed)
+            ann_acc = held_out_accuracy(method, settings, data, seed)
             results["joint-ann"] = {"final": ann_acc, "curve": [ann_acc],
                                     "metrics": _energy_metrics(method.net.export("ann").to(device), images, False)}
 

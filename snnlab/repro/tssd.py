@@ -14,8 +14,8 @@ teacher) and ``tssd-events`` on event frames (the teacher sees ``T_t`` frames, t
 from __future__ import annotations
 
 from ..methods import TSSD, MeanOutputCE
-from ..train import TrainConfig, Trainer, final_accuracy, test_curve
-from .common import arm_result, fit, load_data, train_arm
+from ..train import final_accuracy, test_curve
+from .common import arm_result, fit, held_out_accuracy, load_data, train_arm
 from .registry import BOOK_SEEDS, PaperVariant, Premise, Reproduction, arm_gap, register
 from .sweeps import Sweep, register_sweep
 
@@ -90,9 +90,7 @@ def _tssd(settings: dict, classes: int, alpha: float, beta: float, T_t: int | No
 
 def _accuracy_at(model, T: int, settings: dict, data, seed: int) -> float:
     """Test accuracy (%) of a trained ``model`` run for ``T`` steps (its mean output over the steps)."""
-    method = MeanOutputCE(model, T, _encoding(settings))
-    return Trainer(method, data[0], data[1], TrainConfig(seed=seed, progress=False, **settings["train"])).evaluate(
-        data[1])
+    return held_out_accuracy(MeanOutputCE(model, T, _encoding(settings)), settings, data, seed)
 
 
 def run_seed(settings: dict, seed: int, progress: bool) -> dict:
