@@ -312,6 +312,30 @@ def test_split_by_number(tmp_path, small_thresholds):
         assert per_frame == [n // 4] * 3 + [n - 3 * (n // 4)]
 
 
+@pytest.mark.parametrize("split_by", ["time", "number"])
+def test_merged_polarities(tmp_path, small_thresholds, split_by):
+    """polarity="merge": one channel per frame holding the events of both polarities, counted independently; the
+    merged frames are cached apart from the split ones."""
+    truth = make_nmnist(tmp_path)
+    split = get_dataset("n-mnist", "train", root=tmp_path, frames=4, split_by=split_by, download=False)
+    merged = get_dataset("n-mnist", "train", root=tmp_path, frames=4, split_by=split_by, polarity="merge",
+                         download=False)
+    assert merged.info.sample_shape == (4, 1, 34, 34) and merged.cache_path != split.cache_path
+    assert merged.info.extra["polarity"] == "merge"
+    by_path = {str(p): ev for p, _, ev in truth["train"]}
+    for i in range(len(merged)):
+        frames, _ = merged[i]
+        x, y, t, p = by_path[str(merged.paths[i])]
+        assert frames.shape == (4, 1, 34, 34)
+        if split_by == "time":
+            span = (t.max() - t.min() + 1) / 4
+            want = expected_frames(x, y, t - t.min(), np.zeros_like(p), (4, 1, 34, 34), lambda ti: int(ti // span))
+            np.testing.assert_array_equal(frames.numpy(), want)
+        np.testing.assert_array_equal(frames.numpy(), split[i][0].sum(1, keepdim=True).numpy())
+    with pytest.raises(ValueError, match="polarity must be one of"):
+        get_dataset("n-mnist", "train", root=tmp_path, frames=4, polarity="on", download=False)
+
+
 def test_dvs_gesture_golden(tmp_path, small_thresholds, offline):
     truth = make_gesture(tmp_path, labels=range(3))
     ds = get_dataset("dvs-gesture", "train", root=tmp_path, time_window_us=300_000, max_frames=2, size=32,

@@ -298,7 +298,7 @@ def test_committed_book_record_has_every_metric_the_chapter_shows():
         assert {"war", "uar", "acc/normal", "acc/overexposure", "acc/low-light", "acc/HDR", "step1", "params",
                 "energy_pj"} <= set(metrics)
         assert metrics["war"]["per_seed"] == record["arms"][arm]["per_seed"]
-        if arm != "teacher":
+        if arm.startswith("student"):
             assert {"grad_cls_start", "grad_cls_end"} <= set(metrics)
 
 
@@ -320,9 +320,29 @@ def test_paper_preset_runs_on_a_see_folder(tmp_path):
         assert 0.0 <= metrics["war"] <= 100.0 and len(result["curve"]) == (1 if arm == "teacher" else 2)
         assert {"acc/HDR", "acc/normal", "step4", "energy_pj", "params"} <= set(metrics)
     assert results["teacher"]["metrics"]["params"] > 4 * results["student"]["metrics"]["params"]
+    params = {arm: results[arm]["metrics"]["params"] for arm in ("student", "intensity-teacher", "teacher")}
+    assert 3 * params["student"] < params["intensity-teacher"] < params["teacher"]
     terms = {"student": {"cls"}, "student+tckd": {"cls", "tckd"}, "student+hckd": {"cls", "hckd"},
              "student+both": {"cls", "hckd", "tckd"}}
     for arm, names in terms.items():
         measured = {key for key in results[arm]["metrics"] if key.startswith("grad_")}
         assert measured == {f"grad_{name}_{when}" for name in names for when in ("start", "end")}
         assert results[arm]["metrics"]["grad_cls_start"] > 0
+
+
+def test_premise_needs_a_margin_that_intensity_frames_carry():
+    """The premise holds only when both the multimodal teacher and the intensity-only network of the teacher's size
+    beat the student trained alone by 3 points: a teacher whose margin comes from the events alone fails it."""
+    from snnlab.repro import get_reproduction
+
+    premise = get_reproduction("mskd").premise
+
+    def arms(teacher, intensity_teacher, student=40.0):
+        return {"teacher": {"mean": teacher}, "intensity-teacher": {"mean": intensity_teacher},
+                "student": {"mean": student}}
+
+    assert premise.assess(arms(66.0, 52.0)) | {"statement": None} == {
+        "statement": None, "measured": 12.0, "threshold": 3.0, "comparison": ">=", "holds": True}
+    assert premise.assess(arms(66.0, 41.0))["measured"] == 1.0 and not premise.assess(arms(66.0, 41.0))["holds"]
+    assert premise.assess(arms(42.0, 60.0))["measured"] == 2.0 and not premise.assess(arms(42.0, 60.0))["holds"]
+    assert premise.assess({"teacher": {"mean": 66.0}, "student": {"mean": 40.0}})["holds"] is None

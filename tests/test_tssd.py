@@ -156,3 +156,28 @@ def test_resnet18_gets_its_weak_classifier_after_the_middle_stage():
     sum(losses.values()).backward()
     assert all(p.grad is not None for p in method.weak.heads.parameters())
     assert resnet.features.layer1[0].conv1.weight.grad.abs().sum() > 0
+
+
+def test_output_scale_is_the_mean_absolute_class_score_over_the_first_test_batches():
+    from torch.utils.data import TensorDataset
+
+    from snnlab.repro.tssd import _output_scale
+
+    class FirstPixels(torch.nn.Module):
+        """``[T, N, 1, H, W]`` → the first three pixels of every step, times the step number: ``[T, N, 3]``."""
+
+        def __init__(self):
+            super().__init__()
+            self.unused = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            steps = torch.arange(1, x.shape[0] + 1, dtype=x.dtype).view(-1, 1, 1)
+            return x.flatten(2)[..., :3] * steps
+
+    torch.manual_seed(0)
+    images = torch.rand(20, 1, 4, 4) - 0.5
+    test = TensorDataset(images, torch.zeros(20, dtype=torch.long))
+    settings = {"encoding": "direct", "train": {"batch_size": 4}}
+    # direct encoding repeats the image: the mean over T = 3 steps of t * x is 2 x
+    expected = (2 * images[:8].flatten(1)[:, :3]).abs().mean().item()
+    assert _output_scale(FirstPixels(), 3, settings, (None, test), batches=2) == pytest.approx(expected, rel=1e-6)

@@ -4,6 +4,9 @@ Each set is read with tonic's own dataset class (its on-disk layout, file reader
 time-major frames ``[T, 2, H, W]`` float32 (channel 0 = OFF, 1 = ON; batches ``[T, N, 2, H, W]`` through
 ``time_major_collate``). Framing options, shared by all four sets:
 
+* ``polarity="merge"`` — one channel counting both polarities, ``[T, 1, H, W]`` (see
+  :data:`~snnlab.data.events.POLARITIES`); the default ``"split"`` keeps OFF and ON apart.
+
 * ``frames=T`` — a fixed number of frames per recording. ``split_by="time"`` (default) cuts the recording's own
   span ``[t_first, t_last]`` into ``T`` equal time bins; ``split_by="number"`` cuts it into ``T`` chunks of equal
   event count (the last chunk takes the remainder), SpikingJelly's ``split_by='number'`` used by TET's code.
@@ -47,7 +50,7 @@ from torch.utils.data import Dataset
 
 from ..io import atomic_path, atomic_write_json
 from .cache import data_root
-from .events import EVENT_DTYPE, FrameSpec, events_to_frames, time_major_collate
+from .events import EVENT_DTYPE, POLARITIES, FrameSpec, events_to_frames, time_major_collate
 from .registry import DatasetInfo, register_dataset
 from .tonic_files import LAYOUTS, Layout, ensure_files, open_tonic, read_sample
 
@@ -88,15 +91,19 @@ def preset_options(name: str, preset: str) -> dict:
 # ----------------------------------------------------------------------------------------------------- framing
 @dataclass(frozen=True)
 class Framing:
-    """How one recording becomes ``[T, 2, H, W]`` frames (see the module docstring)."""
+    """How one recording becomes ``[T, C, H, W]`` frames, ``C`` = 2 polarities or 1 merged (see the module
+    docstring)."""
 
     frames: int | None = None
     time_window_us: int | None = None
     max_frames: int | None = None
     size: tuple[int, int] | None = None     # (H, W)
     split_by: str = "time"
+    polarity: str = "split"
 
     def __post_init__(self):
+        if self.polarity not in POLARITIES:
+            raise ValueError(f"polarity must be one of {POLARITIES}, got {self.polarity!r}")
         if (self.frames is None) == (self.time_window_us is None):
             raise ValueError("set exactly one of frames (a fixed number of frames per recording) or time_window_us "
                              "(fixed slices, with max_frames)")
@@ -123,13 +130,14 @@ class Framing:
         return int(self.frames if self.frames is not None else self.max_frames)
 
     def frame_shape(self, sensor_size: tuple[int, int]) -> tuple[int, int, int, int]:
-        """``(T, 2, H, W)`` for a sensor of ``sensor_size = (W, H)``."""
+        """``(T, C, H, W)`` for a sensor of ``sensor_size = (W, H)``; ``C`` = 2, or 1 with merged polarities."""
         h, w = self.size if self.size is not None else (sensor_size[1], sensor_size[0])
-        return (self.num_frames, 2, int(h), int(w))
+        return (self.num_frames, 2 if self.polarity == "split" else 1, int(h), int(w))
 
     def params(self) -> dict:
         return {"frames": self.frames, "time_window_us": self.time_window_us, "max_frames": self.max_frames,
-                "size": list(self.size) if self.size is not None else None, "split_by": self.split_by}
+                "size": list(self.size) if self.size is not None else None, "split_by": self.split_by,
+                "polarity": self.polarity}
 
 
 def _size_tuple(size) -> tuple[int, int] | None:
@@ -141,7 +149,8 @@ def _size_tuple(size) -> tuple[int, int] | None:
 
 
 def frame_events(events: np.ndarray, sensor_size: tuple[int, int], framing: Framing) -> np.ndarray:
-    """One recording's events (``EVENT_DTYPE``, ``t`` from 0) → ``[T, 2, H, W]`` float32 counts.
+    """One recording's events (``EVENT_DTYPE``, ``t`` from 0) → ``[T, C, H, W]`` float32 counts (``C`` = 2,
+    channel 0 = OFF and 1 = ON, or 1 with ``framing.polarity == "merge"``).
 
     ``sensor_size`` is ``(W, H)``; events outside it must already be removed.
     """
@@ -152,11 +161,11 @@ def frame_events(events: np.ndarray, sensor_size: tuple[int, int], framing: Fram
         if framing.frames is not None:
             duration = int(events["t"].max()) + 1          # the recording's own span, last event included
             spec = FrameSpec(sensor_size=tuple(sensor_size), duration_us=duration, frames=framing.frames,
-                             size=framing.size)
+                             size=framing.size, polarity=framing.polarity)
         else:
             duration = framing.time_window_us * framing.max_frames   # the first max_frames windows
             spec = FrameSpec(sensor_size=tuple(sensor_size), duration_us=duration,
-                             time_window_us=framing.time_window_us, size=framing.size)
+                             time_window_us=framing.time_window_us, size=framing.size, polarity=framing.polarity)
         return events_to_frames(events, spec)
     # split_by == "number": T chunks of N // T events, the last one taking the remainder (SpikingJelly's rule).
     import tonic.transforms as transforms
@@ -167,9 +176,11 @@ def frame_events(events: np.ndarray, sensor_size: tuple[int, int], framing: Fram
     n = len(events)
     bounds = [i * (n // t_frames) for i in range(t_frames)] + [n]
     frame_of_event = np.repeat(np.arange(t_frames), np.diff(bounds))
-    flat = ((frame_of_event * 2 + events["p"].astype(np.int64)) * h + events["y"].astype(np.int64)) * w \
+    channel = events["p"].astype(np.int64) if framing.polarity == "split" else np.zeros(n, np.int64)
+    channels = shape[1]
+    flat = ((frame_of_event * channels + channel) * h + events["y"].astype(np.int64)) * w \
         + events["x"].astype(np.int64)
-    counts = np.bincount(flat, minlength=t_frames * 2 * h * w)
+    counts = np.bincount(flat, minlength=t_frames * channels * h * w)
     return counts.reshape(shape).astype(np.float32)
 
 
@@ -229,7 +240,8 @@ def _as_counts(frames: np.ndarray) -> np.ndarray:
 
 
 class TonicFrames(Dataset):
-    """One split of a tonic data set served as ``([T, 2, H, W] float32 frames, label)`` (batches time-major).
+    """One split of a tonic data set served as ``([T, C, H, W] float32 frames, label)`` (batches time-major;
+    ``C`` = 2 polarities, or 1 merged).
 
     ``paths`` are this split's sample files (in tonic's dataset ``source``, opened lazily where it is not given),
     ``indices`` their positions in the whole set's path-sorted listing, ``labels`` their labels. With
@@ -294,12 +306,12 @@ class TonicFrames(Dataset):
         return events
 
     def compute(self, index: int) -> np.ndarray:
-        """Sample ``index``'s frames computed from its events (no cache), ``[T, 2, H, W]`` float32."""
+        """Sample ``index``'s frames computed from its events (no cache), ``[T, C, H, W]`` float32."""
         return frame_events(self.events(index), self.sensor_size, self.framing)
 
     @property
     def _frames(self) -> np.ndarray | None:
-        """The memory-mapped cache ``[N, T, 2, H, W]`` int16 (``None`` without a cache)."""
+        """The memory-mapped cache ``[N, T, C, H, W]`` int16 (``None`` without a cache)."""
         if self._mm is None and self._crcs is not None:
             self._mm = np.load(self.cache_path, mmap_mode="r", allow_pickle=False)
         return self._mm
@@ -392,8 +404,8 @@ def _source_digest(root: Path, paths: list[str]) -> str:
     return digest.hexdigest()
 
 
-def _build(name: str, split: str, *, root, frames, time_window_us, max_frames, size, split_by, download, cache,
-           preset, seed=None, train_fraction=None) -> TonicFrames:
+def _build(name: str, split: str, *, root, frames, time_window_us, max_frames, size, split_by, polarity, download,
+           cache, preset, seed=None, train_fraction=None) -> TonicFrames:
     layout = LAYOUTS[name]
     options = preset_options(name, preset) if preset is not None else {}
     explicit = {"frames": frames, "time_window_us": time_window_us, "max_frames": max_frames, "size": size,
@@ -409,7 +421,7 @@ def _build(name: str, split: str, *, root, frames, time_window_us, max_frames, s
         options["frames"] = DEFAULT_FRAMES
     framing = Framing(frames=options.get("frames"), time_window_us=options.get("time_window_us"),
                       max_frames=options.get("max_frames"), size=_size_tuple(options.get("size")),
-                      split_by=options.get("split_by") or "time")
+                      split_by=options.get("split_by") or "time", polarity=polarity)
 
     root = Path(root).expanduser() if root is not None else data_root() / name
     ensure_files(root, layout, split, download)
@@ -446,7 +458,9 @@ def _build(name: str, split: str, *, root, frames, time_window_us, max_frames, s
         extra={"sensor_size": layout.sensor_size, "slicing": slicing, "size": framing.size,
                "downsampling": "tonic Downsample (coordinates scaled and floored; counts summed)",
                "split": split_rule, "preset": preset, "root": str(root), "num_samples": len(chosen),
-               "frames": "event counts per (frame, polarity, y, x); channel 0 = OFF, 1 = ON"})
+               "polarity": polarity,
+               "frames": ("event counts per (frame, polarity, y, x); channel 0 = OFF, 1 = ON" if polarity == "split"
+                          else "event counts per (frame, y, x), both polarities in one channel")})
     cache_dir = root / "frames" if cache else None
     chosen_paths = [paths[i] for i in chosen]
     return TonicFrames(layout, root, split, chosen_paths, chosen, labels, framing, info, cache_dir, params,
@@ -456,20 +470,21 @@ def _build(name: str, split: str, *, root, frames, time_window_us, max_frames, s
 @register_dataset("dvs-gesture")
 def dvs_gesture(split: str = "train", root: str | os.PathLike | None = None, frames: int | None = None,
                 time_window_us: int | None = None, max_frames: int | None = None, size=None,
-                split_by: str | None = None, download: bool = True, cache: bool = True,
+                split_by: str | None = None, polarity: str = "split", download: bool = True, cache: bool = True,
                 preset: str | None = None) -> TonicFrames:
     """IBM DVS128 Gesture through ``tonic.datasets.DVSGesture`` (official split; 11 classes; 128×128 sensor).
 
     Options as in the module docstring; ``preset="tssd"`` = 30 ms slices, 16 frames, 32×32.
     """
     return _build("dvs-gesture", split, root=root, frames=frames, time_window_us=time_window_us,
-                  max_frames=max_frames, size=size, split_by=split_by, download=download, cache=cache, preset=preset)
+                  max_frames=max_frames, size=size, split_by=split_by, polarity=polarity, download=download,
+                  cache=cache, preset=preset)
 
 
 @register_dataset("cifar10-dvs")
 def cifar10_dvs(split: str = "train", root: str | os.PathLike | None = None, frames: int | None = None,
                 time_window_us: int | None = None, max_frames: int | None = None, size=None,
-                split_by: str | None = None, download: bool = True, cache: bool = True,
+                split_by: str | None = None, polarity: str = "split", download: bool = True, cache: bool = True,
                 preset: str | None = None, seed: int | None = 0, train_fraction: float = 0.9) -> TonicFrames:
     """CIFAR10-DVS through ``tonic.datasets.CIFAR10DVS`` (10 classes; 128×128; needs ``pip install aedat``).
 
@@ -477,14 +492,14 @@ def cifar10_dvs(split: str = "train", root: str | os.PathLike | None = None, fra
     ``preset="tet"`` = 10 frames of equal event count, 48×48; ``preset="tssd"`` = 10 ms slices, 16 frames, 42×42.
     """
     return _build("cifar10-dvs", split, root=root, frames=frames, time_window_us=time_window_us,
-                  max_frames=max_frames, size=size, split_by=split_by, download=download, cache=cache,
-                  preset=preset, seed=seed, train_fraction=train_fraction)
+                  max_frames=max_frames, size=size, split_by=split_by, polarity=polarity, download=download,
+                  cache=cache, preset=preset, seed=seed, train_fraction=train_fraction)
 
 
 @register_dataset("n-caltech101")
 def n_caltech101(split: str = "train", root: str | os.PathLike | None = None, frames: int | None = None,
                  time_window_us: int | None = None, max_frames: int | None = None, size=None,
-                 split_by: str | None = None, download: bool = True, cache: bool = True,
+                 split_by: str | None = None, polarity: str = "split", download: bool = True, cache: bool = True,
                  preset: str | None = None, seed: int | None = 0, train_fraction: float = 0.9) -> TonicFrames:
     """N-Caltech101 through ``tonic.datasets.NCALTECH101`` (101 folders incl. background; 240×180 canvas).
 
@@ -492,15 +507,16 @@ def n_caltech101(split: str = "train", root: str | os.PathLike | None = None, fr
     Classes are the sorted folder names; events beyond the 240×180 canvas (none in the real data) are dropped.
     """
     return _build("n-caltech101", split, root=root, frames=frames, time_window_us=time_window_us,
-                  max_frames=max_frames, size=size, split_by=split_by, download=download, cache=cache,
-                  preset=preset, seed=seed, train_fraction=train_fraction)
+                  max_frames=max_frames, size=size, split_by=split_by, polarity=polarity, download=download,
+                  cache=cache, preset=preset, seed=seed, train_fraction=train_fraction)
 
 
 @register_dataset("n-mnist")
 def n_mnist(split: str = "train", root: str | os.PathLike | None = None, frames: int | None = None,
             time_window_us: int | None = None, max_frames: int | None = None, size=None,
-            split_by: str | None = None, download: bool = True, cache: bool = True,
+            split_by: str | None = None, polarity: str = "split", download: bool = True, cache: bool = True,
             preset: str | None = None) -> TonicFrames:
     """N-MNIST through ``tonic.datasets.NMNIST`` (official 60k/10k split; 10 digits; 34×34 sensor)."""
     return _build("n-mnist", split, root=root, frames=frames, time_window_us=time_window_us,
-                  max_frames=max_frames, size=size, split_by=split_by, download=download, cache=cache, preset=preset)
+                  max_frames=max_frames, size=size, split_by=split_by, polarity=polarity, download=download,
+                  cache=cache, preset=preset)

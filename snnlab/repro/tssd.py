@@ -13,6 +13,11 @@ teacher) and ``tssd-events`` on event frames (the teacher sees ``T_t`` frames, t
 """
 from __future__ import annotations
 
+from itertools import islice
+
+import torch
+from torch.utils.data import DataLoader
+
 from ..methods import TSSD, MeanOutputCE
 from ..train import final_accuracy, test_curve
 from .common import arm_result, fit, held_out_accuracy, load_data, train_arm
@@ -93,9 +98,21 @@ def _accuracy_at(model, T: int, settings: dict, data, seed: int) -> float:
     return held_out_accuracy(MeanOutputCE(model, T, _encoding(settings)), settings, data, seed)
 
 
+@torch.no_grad()
+def _output_scale(model, T: int, settings: dict, data, batches: int = 8) -> float:
+    """The mean absolute class score :math:`|f(x;\theta,T)|` of a trained ``model`` over the first ``batches``
+    test batches: how large the logits that the L2 distillation terms compare have grown."""
+    method = MeanOutputCE(model, T, _encoding(settings)).eval()
+    loader = DataLoader(data[1], batch_size=settings["train"]["batch_size"], shuffle=False,
+                        collate_fn=getattr(data[1], "collate_fn", None))
+    device = next(model.parameters()).device
+    scales = [method.predict(inputs.to(device)).abs().mean().item() for inputs, _ in islice(loader, batches)]
+    return sum(scales) / len(scales)
+
+
 def run_seed(settings: dict, seed: int, progress: bool) -> dict:
     """The six arms for one seed (see the module docstring); every arm's ``acc_at_Tt`` metric is its network run
-    for ``T_t`` steps."""
+    for ``T_t`` steps, its ``output_scale`` the mean absolute class score at ``T_s`` (:func:`_output_scale`)."""
     data = load_data(settings)
     T_s, T_t, classes = settings["T_s"], settings["T_t"], data[0].info.num_classes
     alpha, beta, encoding = settings["alpha"], settings["beta"], _encoding(settings)
@@ -105,11 +122,13 @@ def run_seed(settings: dict, seed: int, progress: bool) -> dict:
     results = {}
     for arm, make_method in methods.items():
         method, history = fit(make_method, settings, seed, progress, data)
-        results[arm] = arm_result(history, {"acc_at_Tt": _accuracy_at(method.model, T_t, settings, data, seed)})
+        results[arm] = arm_result(history, {"acc_at_Tt": _accuracy_at(method.model, T_t, settings, data, seed),
+                                            "output_scale": _output_scale(method.model, T_s, settings, data)})
     long_run, history = fit(lambda model: MeanOutputCE(model, T_t, encoding), settings, seed, progress, data)
     results["plain-Tt-at-Ts"] = {"final": _accuracy_at(long_run.model, T_s, settings, data, seed),
                                  "curve": test_curve(history),
-                                 "metrics": {"acc_at_Tt": final_accuracy(history)}}
+                                 "metrics": {"acc_at_Tt": final_accuracy(history),
+                                             "output_scale": _output_scale(long_run.model, T_s, settings, data)}}
     return results
 
 
