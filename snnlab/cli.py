@@ -1,4 +1,4 @@
-"""The ``snnlab`` command: list, reproduce, data, bench."""
+"""The ``snnlab`` command: list, reproduce, sweep, data, bench, env."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +7,15 @@ import sys
 from pathlib import Path
 
 __all__ = ["main"]
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("snnlab")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _cmd_list(args) -> int:
@@ -48,8 +57,11 @@ def _cmd_sweep(args) -> int:
 def _cmd_reproduce(args) -> int:
     from .repro import run
 
+    from .repro.settings import parse_override
+
+    overrides = dict(parse_override(text) for text in args.set)
     record = run(args.name, preset=args.preset, seeds=args.seeds, out=args.out, progress=not args.quiet,
-                 variant=args.variant, resume=args.resume)
+                 variant=args.variant, resume=args.resume, overrides=overrides, device=args.device, amp=args.amp)
     label = record["preset"] if record["variant"] is None else f"{record['preset']}: {record['variant']}"
     print(f"{record['name']} [{label}] {record['metric']}, {record['effect']['n']} seed(s), "
           f"{record['wall_clock_s']:.1f} s")
@@ -63,6 +75,9 @@ def _cmd_reproduce(args) -> int:
     print(f"  premise: {premise['statement']}: measured {premise['measured']:.2f} "
           f"({premise['comparison']} {premise['threshold']:g}) -> {'holds' if premise['holds'] else 'not met'}")
     print(f"  verdict: {effect['verdict']}")
+    execution = record["execution"]
+    print(f"  ran on: {', '.join(execution['devices']) or '-'}, AMP {execution['amp'] or '-'}, spiking neurons: "
+          f"{', '.join(execution['neuron_implementations']) or 'none'}")
     if "path" in record:
         print(f"written to {record['path']}")
     return 0
@@ -122,10 +137,34 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _cmd_env(args) -> int:
+    import torch
+
+    from .neurons import preset_implementations
+    from .reproducibility import environment_info
+
+    env = environment_info()
+    for package, version in env["versions"].items():
+        print(f"{package:13s} {version or 'not installed'}")
+    print(f"{'python':13s} {env['python']}")
+    hardware = env["hardware"]
+    print(f"{'cpu':13s} {hardware['cpu']} ({hardware['cpu_count']} cores, {hardware['torch_threads']} torch threads)")
+    print(f"{'gpu':13s} {hardware['gpu'] or 'none (CUDA unavailable)'}")
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    plain, mixed = preset_implementations(device, amp=False), preset_implementations(device, amp=True)
+    print(f"\nneuron presets on {device} (implementation SpikingJelly runs; 'custom-op' is its CPU operator for the "
+          "fused profile):")
+    print(f"  {'preset':12s} {'float32':16s} AMP (half-precision input)")
+    for name in plain:
+        print(f"  {name:12s} {plain[name]:16s} {mixed[name]}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .repro import BOOK_SEEDS, PRESETS
 
     parser = argparse.ArgumentParser(prog="snnlab", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list reproductions, sweeps, presets, methods, datasets, models and neuron presets")
     rep = sub.add_parser("reproduce", help="run a paper reproduction and write results/<name>-<preset>.json")
@@ -138,6 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
     rep.add_argument("--resume", action="store_true",
                      help="continue an interrupted run from its finished seeds (OUT/NAME-PRESET.partial/)")
+    rep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="change the preset's setting by a dotted key, e.g. --set train.epochs=2 (repeatable; "
+                          "recorded, and the record then reads as stale against the preset)")
+    rep.add_argument("--device", default=None, help="where every training run goes: cpu, cuda, cuda:1 "
+                                                    "(default: cuda when available)")
+    rep.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                     help="mixed precision on CUDA (default: on; the neurons keep a float32 state either way)")
     swp = sub.add_parser("sweep", help="vary one quantity of a reproduction's setting and write "
                                        "results/sweeps/<name>-<preset>.json")
     swp.add_argument("name")
@@ -155,13 +201,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="run the benchmarks in bench/ (ratios measured side by side)")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke check of the benchmark code)")
     bench.add_argument("--out", default="bench/out", help="folder for the benchmark JSON (default: bench/out)")
+    env = sub.add_parser("env", help="versions, devices and the implementation each neuron preset runs with")
+    env.add_argument("--device", default=None, help="device to inspect (default: cuda when available, else cpu)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"list": _cmd_list, "reproduce": _cmd_reproduce, "sweep": _cmd_sweep, "data": _cmd_data,
-               "bench": _cmd_bench}[args.command]
+               "bench": _cmd_bench, "env": _cmd_env}[args.command]
     try:
         return handler(args)
     except (ValueError, OSError) as err:  # bad names or settings, missing or unwritable files

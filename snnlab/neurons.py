@@ -1,9 +1,12 @@
 r"""Spiking neurons: one factory over SpikingJelly 2.0 neurons, with the papers' presets.
 
 Every neuron is built in multi-step mode (``step_mode='m'``): it takes ``[T, N, ...]`` and returns spikes of the
-same shape. On CUDA, SpikingJelly uses its fused Triton/CUDA kernels automatically, but only for the seven fusable
-surrogates (:data:`FUSABLE_SURROGATES`) with a Python-number ``alpha``; any other surrogate (for example ``rect``,
-used by the TSSD, SEEN and Joint A-SNN presets) silently runs the plain PyTorch reference loop.
+same shape. On CUDA, SpikingJelly uses its fused Triton/CUDA kernels automatically, but only for the fusable
+surrogates (:data:`FUSABLE_SURROGATES`) with a Python-number ``alpha`` and a float32 membrane state; any other
+surrogate (for example ``rect``, used by the TSSD, SEEN and Joint A-SNN presets) silently runs the plain PyTorch
+reference loop. snnlab's neurons take their input as float32 (:func:`snnlab.execution.float32_input`), so their
+state stays float32 under autocast and mixed-precision training keeps the fused path; :mod:`snnlab.execution`
+reports which implementation each neuron runs with.
 
 Charge equations (SpikingJelly's, :math:`V_{reset}=0` for a hard reset):
 
@@ -24,9 +27,11 @@ from dataclasses import dataclass
 
 from spikingjelly.activation_based import neuron, surrogate
 
+from .execution import NeuronPathProbe, float32_input
 from .names import did_you_mean
 
-__all__ = ["NeuronSpec", "PRESETS", "SURROGATES", "FUSABLE_SURROGATES", "make_neuron", "neuron_spec", "make_surrogate"]
+__all__ = ["NeuronSpec", "PRESETS", "SURROGATES", "FUSABLE_SURROGATES", "make_neuron", "neuron_spec", "make_surrogate",
+           "preset_implementations"]
 
 SURROGATES = {
     "sigmoid": surrogate.Sigmoid,
@@ -107,7 +112,13 @@ class NeuronSpec:
         return dataclasses.replace(self, **changes)
 
     def build(self, step_mode: str = "m", store_v_seq: bool = False):
-        """Instantiate the SpikingJelly node (multi-step by default)."""
+        """Instantiate the SpikingJelly node (multi-step by default), taking its input as float32
+        (:func:`~snnlab.execution.float32_input`)."""
+        node = self._node(step_mode, store_v_seq)
+        node.register_forward_pre_hook(float32_input)
+        return node
+
+    def _node(self, step_mode: str, store_v_seq: bool):
         common = dict(
             v_threshold=float(self.v_threshold),
             v_reset=None if self.v_reset is None else float(self.v_reset),
@@ -172,3 +183,20 @@ def make_neuron(spec: "str | NeuronSpec" = "lif", *, step_mode: str = "m", store
     The node is multi-step: input ``[T, N, ...]`` → spikes ``[T, N, ...]``.
     """
     return neuron_spec(spec, **overrides).build(step_mode=step_mode, store_v_seq=store_v_seq)
+
+
+def preset_implementations(device: "str | torch.device" = "cpu", amp: bool = False) -> dict[str, str]:
+    """The implementation SpikingJelly runs each neuron preset with on ``device`` (see :mod:`snnlab.execution`),
+    measured by calling each preset's neuron once on a small input — in half precision with ``amp`` (as a
+    convolution under autocast hands it: float16 on CUDA, bfloat16 on a CPU)."""
+    import torch
+
+    device = torch.device(device)
+    dtype = (torch.float16 if device.type == "cuda" else torch.bfloat16) if amp else torch.float32
+    paths = {}
+    for name in PRESETS:
+        node = make_neuron(name).to(device)
+        with NeuronPathProbe(node) as probe:
+            node(torch.rand(2, 3, 4, device=device).to(dtype))
+        paths[name] = probe.paths["<root>"]
+    return paths

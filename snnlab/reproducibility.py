@@ -52,11 +52,12 @@ def _cpu_name() -> str:
 def environment_info() -> dict:
     """Hardware and package versions, for results files and benchmark reports."""
     versions = {}
-    for pkg in ("snnlab", "torch", "spikingjelly", "numpy", "scikit-learn", "tonic"):
+    for pkg in ("snnlab", "torch", "spikingjelly", "triton", "numpy", "scikit-learn", "tonic"):
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = None
+    versions["cuda"] = torch.version.cuda
     hardware = {
         "cpu": _cpu_name(),
         "cpu_count": os.cpu_count(),

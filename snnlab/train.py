@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import pickle
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -28,6 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm.auto import tqdm
 
+from .execution import NeuronPathProbe, report_execution
 from .io import atomic_torch_save
 from .methods.base import Method
 from .reproducibility import derived_seed
@@ -170,6 +172,7 @@ class Trainer:
                                                find_unused_parameters=cfg.find_unused_parameters)
                        if self.dist.enabled else self.method)
         self.history: list[dict] = []
+        self.neuron_paths: dict[str, str] | None = None   # set by the first training step (NeuronPathProbe)
         self.start_epoch = 1
         if cfg.resume and self.checkpoint_path.exists():
             self.load_checkpoint(self.checkpoint_path)
@@ -189,6 +192,12 @@ class Trainer:
         if cfg.scheduler == "step":
             return torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
         return None
+
+    @property
+    def execution(self) -> dict:
+        """What this run trains on: ``{"device", "amp", "neurons": {neuron path: implementation}}`` (the neurons as
+        probed on the first training step; see :mod:`snnlab.execution`)."""
+        return {"device": self.device.type, "amp": self.use_amp, "neurons": dict(self.neuron_paths or {})}
 
     @property
     def is_main(self) -> bool:
@@ -266,8 +275,12 @@ class Trainer:
             inputs, targets = self._batch_to_device(batch)
             self._check_inputs(inputs, f"training batch {step} of epoch {epoch}")
             self._check_layout(inputs, self.train_set)
-            with torch.autocast(self.device.type, enabled=self.use_amp):
+            probe = NeuronPathProbe(self.method) if self.neuron_paths is None else nullcontext()
+            with probe, torch.autocast(self.device.type, enabled=self.use_amp):
                 outputs, losses = self.module(inputs, targets)
+            if self.neuron_paths is None:
+                self.neuron_paths = probe.paths
+                report_execution(self.execution)
             loss = self._total_loss(losses, epoch, step)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()

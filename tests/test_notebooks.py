@@ -57,13 +57,32 @@ def test_there_are_notebooks():
             "lasnn"} <= names, names
 
 
+CHECKED = "nbval-check-output"
+"""The tag of the cells whose committed outputs nbval compares in every test run (their printed numbers are part of a
+derivation's argument)."""
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
-def test_committed_without_outputs(path):
+def test_committed_without_outputs_except_checked_cells(path):
     nb = _read(path)
     nbformat.validate(nb)
-    dirty = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+    dirty = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code" and CHECKED not in _tags(cell)
              and (cell.get("outputs") or cell.get("execution_count") is not None)]
     assert not dirty, f"{path.name}: code cells {dirty} have outputs; clear them before committing"
+    empty = [i for i, cell in enumerate(nb.cells) if CHECKED in _tags(cell)
+             and not any(o.get("output_type") == "stream" for o in cell.get("outputs", []))]
+    assert not empty, f"{path.name}: cells {empty} are tagged {CHECKED} but hold no printed output to compare"
+
+
+def test_nbval_checks_the_derivations_in_every_test_run():
+    """The LC-TTFS spike times, the DEQ gradient comparisons and the HCKD/TCKD worked example keep their printed
+    outputs, and the test command runs nbval (lax: only the tagged cells are compared) on every notebook that has such
+    cells."""
+    checked = {path.name for path in NOTEBOOKS if any(CHECKED in _tags(c) for c in _code_cells(_read(path)))}
+    assert {"lc-ttfs.ipynb", "deq.ipynb", "mskd.ipynb"} <= checked
+    options = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert "--nbval-lax" in options["addopts"].split()
+    assert {f"notebooks/{name}" for name in checked} <= set(options["testpaths"])
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
@@ -77,10 +96,9 @@ def test_parameters_cell_defaults_to_book_preset(path):
     # the parameters cell comes before any cell that uses the preset (only the install cell may precede it)
     code = _code_cells(nb)
     assert code.index(cells[0]) <= 1, f"{path.name}: the parameters cell must be the first or second code cell"
-    # the notebook rejects presets it does not know
-    source = "\n".join(cell.source for cell in code)
-    assert re.search(r"preset not in (repro\.)?PRESETS", source) and "raise ValueError" in source, (
-        f"{path.name}: validate the preset (if preset not in PRESETS: raise ValueError(...))")
+    # the cell after the parameters checks the preset: unknown ones are refused, "paper" without CUDA warns
+    assert re.search(r"^(repro\.)?check_preset\(preset\)", code[code.index(cells[0]) + 1].source, re.MULTILINE), (
+        f"{path.name}: the cell after the parameters must call check_preset(preset)")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
@@ -104,6 +122,17 @@ def test_colab_install_cell_keeps_torch(path):
     # and the package itself does not pull torch in
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     assert not [d for d in deps if re.match(r"torch\b", d)], deps
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_open_in_colab_badge_under_the_title(path):
+    first = _read(path).cells[0]
+    repo = _repository_url().removeprefix("https://github.com/")
+    badge = (f"[![Open in Colab](../book/images/open-in-colab.svg)]"
+             f"(https://colab.research.google.com/github/{repo}/blob/main/notebooks/{path.name})")
+    assert first.cell_type == "markdown" and first.source.startswith("# ")
+    assert first.source.splitlines()[2] == badge, f"{path.name}: the Colab badge must follow the title"
+    assert (ROOT / "book" / "images" / "open-in-colab.svg").exists()
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))

@@ -74,8 +74,18 @@ class _PerStep(nn.Module):
         return self.fc(x)
 
 
+def test_distillation_reaches_both_sides_by_default():
+    """As the loss is written (minimised over the shared weights), TSD's gradient reaches the teacher's steps."""
+    torch.manual_seed(0)
+    method = TSSD(_PerStep(), T_s=1, T_t=3, num_classes=4, weak_stage=None)
+    x = torch.randn(3, 2, 3, requires_grad=True)
+    _, losses = method(x, torch.tensor([0, 1]))
+    grad, = torch.autograd.grad(losses["tsd"], x)
+    assert not method.detach_targets and grad[1:].abs().sum() > 0
+
+
 @pytest.mark.parametrize("detach", [True, False])
-def test_teacher_target_is_detached_by_default(detach):
+def test_detached_targets_stop_the_gradient_at_the_teacher(detach):
     torch.manual_seed(0)
     method = TSSD(_PerStep(), T_s=1, T_t=3, num_classes=4, weak_stage=None, detach_targets=detach)
     x = torch.randn(3, 2, 3, requires_grad=True)                            # already time-major
@@ -90,7 +100,8 @@ def test_teacher_target_is_detached_by_default(detach):
 def test_the_teacher_steps_are_trained_by_the_teacher_cross_entropy(teacher_ce):
     # With the TSD target detached, steps T_s+1..T_t get a gradient only through the teacher's own cross entropy.
     torch.manual_seed(0)
-    method = TSSD(_PerStep(), T_s=1, T_t=3, num_classes=4, weak_stage=None, teacher_ce=teacher_ce)
+    method = TSSD(_PerStep(), T_s=1, T_t=3, num_classes=4, weak_stage=None, teacher_ce=teacher_ce,
+                  detach_targets=True)
     x = torch.randn(3, 2, 3, requires_grad=True)
     _, losses = method(x, torch.tensor([0, 1]))
     assert ("ce_teacher" in losses) == teacher_ce

@@ -10,10 +10,15 @@ a spatial signal. With :math:`f(x; \theta, T) = \frac1T\sum_{t=1}^{T} f_t(x; \th
       + \alpha\,\underbrace{\big\|f(x;\theta,T_s) - f(x;\theta,T_t)\big\|^2}_{\mathcal L_{TSD}}
       + \beta\,\underbrace{\frac1{T_s}\sum_{t=1}^{T_s}\big\|f_t(x;\theta_1\circ C) - f(x;\theta,T_s)\big\|^2}_{\mathcal L_{SSD}},
 
-with mean-squared distances and the targets (:math:`f(x;\theta,T_t)` in TSD, :math:`f(x;\theta,T_s)` in SSD)
-detached by default. The teacher's own cross entropy is what trains the teacher: the paper's teacher is
-"continuously optimised" with the student, and with its target detached in TSD, steps :math:`T_s+1 \dots T_t`
-would otherwise get no gradient at all (``teacher_ce=False`` drops it, leaving an untrained teacher).
+with mean-squared distances, minimised over the shared :math:`\theta` as written: the gradient of each distance
+flows through both of its sides by default, so TSD also moves the teacher's steps towards the student's
+(``detach_targets=True`` stops it at the targets, :math:`f(x;\theta,T_t)` in TSD and :math:`f(x;\theta,T_s)` in
+SSD, as knowledge distillation from a separate teacher would). The paper prints no stop-gradient; with detached
+targets a one-step student chases a teacher that the same weights keep moving, and on Poisson-coded images its class
+scores grow several-fold while its accuracy falls far below plain training (the ``tssd`` reproduction records both).
+The teacher's own cross entropy trains the teacher as well: the paper's teacher is "continuously optimised" with the
+student, and with a detached target steps :math:`T_s+1 \dots T_t` would otherwise get no gradient at all
+(``teacher_ce=False`` drops it).
 A spiking network is causal and direct encoding feeds the same input at every step, so the
 first :math:`T_s` steps of one run at :math:`T_t` *are* the run at :math:`T_s`: one forward pass gives both student
 and teacher. For event data the same holds when the student's frames are the first :math:`T_s` of the teacher's
@@ -59,15 +64,15 @@ class TSSD(SpikingMethod):
         alpha, beta: weights of TSD and SSD (paper: 1 and 1).
         weak_stage: module path the weak classifier reads (default: :func:`middle_stage`); ``None`` for no SSD.
         weak_channels: channels at ``weak_stage`` (default: inferred from the last convolution before it).
-        detach_targets: stop the gradient through the teacher output (TSD) and the student output used as SSD's
-            target (default, as the method describes them as targets); ``False`` backpropagates through both.
+        detach_targets: stop the gradient at the teacher output (TSD) and at the student output used as SSD's
+            target; the default ``False`` backpropagates through both sides, as the loss is written.
         encoding: how static inputs become ``T_t`` steps (``"direct"`` gives the single-pass equality).
         teacher_ce: add the cross entropy of the teacher output :math:`f(x;\theta,T_t)` (default), so the network
             run for :math:`T_t` steps is trained as well as the one run for :math:`T_s`.
     """
 
     def __init__(self, model: nn.Module, T_s: int, T_t: int, num_classes: int, alpha: float = 1.0, beta: float = 1.0,
-                 weak_stage: str | None = "middle", weak_channels: int | None = None, detach_targets: bool = True,
+                 weak_stage: str | None = "middle", weak_channels: int | None = None, detach_targets: bool = False,
                  encoding: str = "direct", teacher_ce: bool = True):
         if not 1 <= T_s < T_t:
             raise ValueError(f"need 1 <= T_s < T_t, got T_s={T_s}, T_t={T_t}")

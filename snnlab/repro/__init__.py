@@ -11,14 +11,14 @@ from . import spikingbert as _spikingbert  # noqa: F401  (registers "spikingbert
 from . import ssnn as _ssnn  # noqa: F401  (registers "ssnn", sweep "ssnn-average-steps")
 from . import tet as _tet  # noqa: F401  (registers "tet")
 from . import tssd as _tssd  # noqa: F401  (registers "tssd", "tssd-events", sweep "tssd-teacher-steps")
-from .registry import (BOOK_SEEDS, PRESETS, VERDICTS, PaperVariant, Premise, Reproduction, assess, get_reproduction,
-                       recorded_run, register, reproduction_names, run)
+from .registry import (BOOK_SEEDS, PRESETS, VERDICTS, PaperVariant, Premise, Reproduction, assess, check_preset,
+                       get_reproduction, recorded_run, register, reproduction_names, run)
 from .report import conclusion, effect_text, interval_text, paper_text
 from .results import load_results
 from .settings import stale_differences
 from .sweeps import Sweep, get_sweep, recorded_sweep, register_sweep, run_sweep, sweep_names
 
-__all__ = ["PRESETS", "BOOK_SEEDS", "VERDICTS", "PaperVariant", "Premise", "Reproduction", "run", "assess",
+__all__ = ["PRESETS", "BOOK_SEEDS", "VERDICTS", "PaperVariant", "Premise", "Reproduction", "run", "assess", "check_preset",
            "recorded_run", "stale_differences", "conclusion", "paper_text", "effect_text", "interval_text", "register",
            "get_reproduction", "reproduction_names", "load_results", "Sweep", "register_sweep", "get_sweep", "sweep_names", "run_sweep",
            "recorded_sweep"]

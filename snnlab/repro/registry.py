@@ -11,16 +11,17 @@ from pathlib import Path
 from typing import Callable
 
 from ..data import get_dataset
+from ..execution import collect_execution, summarise_execution
 from ..names import did_you_mean
 from ..reproducibility import environment_info
 from .premise import Premise, arm_gap, arm_value
 from .results import paired_effect, result_path, summarise, write_result
 from .seed_store import SeedStore, check_writable
-from .settings import json_roundtrip, stale_differences
+from .settings import apply_overrides, json_roundtrip, stale_differences, with_train_options
 
 __all__ = ["PRESETS", "BOOK_SEEDS", "VERDICTS", "PaperVariant", "Premise", "Reproduction", "register",
-           "get_reproduction", "reproduction_names", "run", "assess", "recorded_run", "read_record", "arm_value",
-           "arm_gap"]
+           "get_reproduction", "reproduction_names", "run", "assess", "check_preset", "recorded_run", "read_record",
+           "arm_value", "arm_gap"]
 
 PRESETS = ("smoke", "book", "paper")
 """``smoke``: seconds, for tests; ``book``: embedded data on a 2-core CPU (the notebooks' default);
@@ -190,7 +191,8 @@ def _run_seeds(reproduction: Reproduction, settings: dict, n_seeds: int, progres
 
 
 def run(name: str, preset: str = "book", seeds: int | None = None, out: str | None = "results",
-        progress: bool = True, variant: str | None = None, resume: bool = False) -> dict:
+        progress: bool = True, variant: str | None = None, resume: bool = False,
+        overrides: dict[str, object] | None = None, device: str | None = None, amp: bool | None = None) -> dict:
     """Run reproduction ``name`` at ``preset`` over ``seeds`` seeds (default: the preset's), write and return the record.
 
     ``variant`` picks one of the paper's further settings (:attr:`Reproduction.variants`; ``paper`` preset only).
@@ -204,9 +206,16 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
     ``out/<name>-<preset>[-<variant>].partial/`` (:mod:`~snnlab.repro.seed_store`); ``resume=True`` reads those
     back (refusing any of another setting) and trains only the missing seeds. ``wall_clock_s`` then counts only
     this invocation's training.
+
+    ``overrides`` change the preset's setting by dotted keys (:func:`~snnlab.repro.settings.apply_overrides`, e.g.
+    ``{"train.epochs": 2}``); the record's setting is the changed one and lists them under ``"overrides"``, so it reads
+    as stale against the preset. ``device`` and ``amp`` set where every training run of the setting runs (its and any
+    teacher's ``train`` group) without changing the setting; what this invocation's training runs actually ran on —
+    devices, AMP, the implementation of every spiking neuron (:mod:`snnlab.execution`) — is stored under
+    ``"execution"``.
     """
     reproduction = get_reproduction(name)
-    settings = reproduction.settings(preset, variant)
+    settings = apply_overrides(reproduction.settings(preset, variant), overrides or {})
     n_seeds = settings["seeds"] if seeds is None else seeds
     if n_seeds < 1:
         raise ValueError(f"seeds must be >= 1, got {n_seeds}")
@@ -215,7 +224,9 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
         check_writable(out)
         store = SeedStore(result_path(out, name, preset, variant).with_suffix(".partial"), settings)
     start = time.perf_counter()
-    per_seed = _run_seeds(reproduction, settings, n_seeds, progress, store, resume)
+    with collect_execution() as execution:
+        per_seed = _run_seeds(reproduction, with_train_options(settings, device=device, amp=amp), n_seeds, progress,
+                              store, resume)
     wall = time.perf_counter() - start
     method_arm, baseline_arm = reproduction.arms[:2]
     env = environment_info()
@@ -233,6 +244,8 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
         "effect": {"of": f"{method_arm} - {baseline_arm}"},
         "paper_result": reproduction.target(preset, variant),
         "wall_clock_s": wall,
+        "overrides": json_roundtrip(overrides or {}),
+        "execution": summarise_execution(execution),
         "hardware": env["hardware"],
         "versions": env["versions"],
         "python": env["python"],
@@ -257,10 +270,28 @@ def read_record(path: str | Path) -> dict:
     return record
 
 
+def check_preset(preset: str) -> None:
+    """Refuse a preset outside :data:`PRESETS`; print a warning when ``preset`` is ``"paper"`` and no CUDA device is
+    present (the paper presets train for hours on a GPU). Notebooks call it first, so the warning is their first
+    output."""
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}{did_you_mean(preset, PRESETS)}")
+    import torch
+
+    if preset == "paper" and not torch.cuda.is_available():
+        print("WARNING: preset = 'paper' on a machine without a CUDA GPU. The paper presets train for hours on a GPU "
+              "and far longer on a CPU. On Colab: Runtime > Change runtime type > GPU, then run the notebook again; "
+              "elsewhere use preset = 'book'.")
+
+
 def recorded_run(name: str, preset: str = "book", results: str | Path = "results", rerun: bool = False,
                  progress: bool = True) -> dict:
     """The saved record ``results/<name>-<preset>.json`` (unless ``rerun``), assessed by the current verdict rule;
-    :func:`run` now, without writing, when there is none or ``rerun`` is set. ``record["source"]`` says which.
+    :func:`run` now when there is none or ``rerun`` is set. ``record["source"]`` says which.
+
+    A run at the ``book`` or ``paper`` preset is written to ``results`` as it goes: each finished seed is saved under
+    ``results/<name>-<preset>.partial/`` and a run started again (a notebook re-run after a lost connection) resumes
+    from them; the finished record replaces the saved one. A ``smoke`` run only checks the code: it is not written.
 
     This is how a chapter shows a reproduction that takes longer than a book build should: the record is written
     once by ``snnlab reproduce NAME --preset book`` and read back. ``record["stale"]`` lists how the record's
@@ -273,4 +304,5 @@ def recorded_run(name: str, preset: str = "book", results: str | Path = "results
     if path.exists() and not rerun:
         saved = assess(read_record(path))
         return {**saved, "source": str(path), "stale": stale_differences(saved["setting"], settings)}
-    return {**run(name, preset, out=None, progress=progress), "source": "run now", "stale": []}
+    out = None if preset == "smoke" else results
+    return {**run(name, preset, out=out, progress=progress, resume=out is not None), "source": "run now", "stale": []}

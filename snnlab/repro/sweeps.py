@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from ..execution import collect_execution, summarise_execution
 from ..io import atomic_write_json
 from ..names import did_you_mean
 from ..reproducibility import environment_info
@@ -78,13 +79,15 @@ def run_sweep(name: str, preset: str = "book", seeds: int | None = None, out: st
     if n_seeds < 1:
         raise ValueError(f"seeds must be >= 1, got {n_seeds}")
     start = time.perf_counter()
-    points = [[sweep.run_point(settings, value, seed, progress) for seed in range(n_seeds)] for value in values]
+    with collect_execution() as execution:
+        points = [[sweep.run_point(settings, value, seed, progress) for seed in range(n_seeds)] for value in values]
     series = {key: [summarise([seed_result[key] for seed_result in point]) for point in points]
               for key in points[0][0]}
     env = environment_info()
     record = {"name": name, "reproduction": sweep.reproduction, "description": sweep.description, "preset": preset,
               "parameter": sweep.parameter, "values": values, "setting": json_roundtrip(settings), "seeds": n_seeds,
-              "series": series, "wall_clock_s": time.perf_counter() - start, "hardware": env["hardware"],
+              "series": series, "wall_clock_s": time.perf_counter() - start,
+              "execution": summarise_execution(execution), "hardware": env["hardware"],
               "versions": env["versions"], "git_sha": env["git_sha"],
               "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     if out is not None:
@@ -96,8 +99,8 @@ def run_sweep(name: str, preset: str = "book", seeds: int | None = None, out: st
 
 def recorded_sweep(name: str, preset: str = "book", results: str | Path = SWEEP_DIR, rerun: bool = False,
                    progress: bool = True) -> dict:
-    """The saved record ``results/<name>-<preset>.json`` (unless ``rerun``); otherwise :func:`run_sweep` now, without
-    writing. ``record["source"]`` says which; ``record["stale"]`` lists how the saved setting, values or seed count
+    """The saved record ``results/<name>-<preset>.json`` (unless ``rerun``); otherwise :func:`run_sweep` now, written
+    to ``results`` unless the preset is ``smoke`` (a code check). ``record["source"]`` says which; ``record["stale"]`` lists how the saved setting, values or seed count
     differ from the current preset (see :func:`~snnlab.repro.settings.stale_differences`)."""
     sweep = get_sweep(name)
     path = Path(results) / f"{name}-{preset}.json"
@@ -107,4 +110,5 @@ def recorded_sweep(name: str, preset: str = "book", results: str | Path = SWEEP_
         current = {"setting": settings, "values": sweep.values_for(preset), "seeds": settings["seeds"]}
         recorded = {key: saved[key] for key in current}
         return {**saved, "source": str(path), "stale": stale_differences(recorded, current)}
-    return {**run_sweep(name, preset, out=None, progress=progress), "source": "run now", "stale": []}
+    out = None if preset == "smoke" else results
+    return {**run_sweep(name, preset, out=out, progress=progress), "source": "run now", "stale": []}

@@ -3,13 +3,14 @@ more accurate than training it plainly at that T?
 
 Per seed and with identical data, initial weights and budget: TSSD (TSD + SSD, with the cross entropy at both
 lengths); the ablations TSD only and SSD only; the control "CE at both lengths" (the cross entropies of student and
-teacher without either distillation term, which isolates what the distillation adds); the network trained plainly
-(mean-output cross entropy) at ``T_s``; and the network trained plainly at ``T_t``, tested at ``T_t`` (the premise:
-more steps help) and at ``T_s`` (the TSSD paper's Table 2 point: a network trained long does not simply run
-shorter). Two
-reproductions share this code: ``tssd`` on a static set (the setting's ``encoding``, direct or Poisson: a causal
-network's first ``T_s`` steps of the ``T_t``-step input are the ``T_s``-step run, so one pass gives student and
-teacher) and ``tssd-events`` on event frames (the teacher sees ``T_t`` frames, the student their first ``T_s``).
+teacher without either distillation term, which isolates what the distillation adds); TSSD with its distillation
+targets detached (the choice the paper leaves open: the setting's ``detach_targets``, ``False`` as the loss is
+written, is the method's); the network trained plainly (mean-output cross entropy) at ``T_s``; and the network trained
+plainly at ``T_t``, tested at ``T_t`` (the premise: more steps help) and at ``T_s`` (the TSSD paper's Table 2 point: a
+network trained long does not simply run shorter). Two reproductions share this code: ``tssd`` on a static set (the
+setting's ``encoding``, direct or Poisson: a causal network's first ``T_s`` steps of the ``T_t``-step input are the
+``T_s``-step run, so one pass gives student and teacher) and ``tssd-events`` on event frames (the teacher sees ``T_t``
+frames, the student their first ``T_s``).
 """
 from __future__ import annotations
 
@@ -26,10 +27,10 @@ from .sweeps import Sweep, register_sweep
 
 __all__ = ["STATIC_PRESETS", "EVENT_PRESETS", "STATIC_VARIANTS", "EVENT_VARIANTS", "ARMS", "run_seed"]
 
-ARMS = ("tssd", "plain", "tsd-only", "ssd-only", "ce-both", "plain-Tt-at-Ts")
+ARMS = ("tssd", "plain", "tsd-only", "ssd-only", "ce-both", "tssd-detached", "plain-Tt-at-Ts")
 """TSSD first, the plain network at ``T_s`` second (the compared pair), then the ablations, the control without
-distillation and the Table 2 arm (trained at ``T_t``, tested at ``T_s``; its ``acc_at_Tt`` metric is the network
-trained and tested at ``T_t``)."""
+distillation, TSSD with detached targets and the Table 2 arm (trained at ``T_t``, tested at ``T_s``; its
+``acc_at_Tt`` metric is the network trained and tested at ``T_t``)."""
 
 _ADAM = dict(optimizer="adam", lr=3e-3, scheduler="cosine", batch_size=32)
 # SGD 0.1, /10 every 30 epochs, 100 epochs, momentum 0.9, batch 64.
@@ -39,7 +40,7 @@ _SGD = dict(optimizer="sgd", lr=0.1, momentum=0.9, scheduler="step", step_size=3
 STATIC_PRESETS = {
     "smoke": dict(dataset="digits", data_options=dict(size=16, train_limit=200), model="small-cnn",
                   model_options=dict(in_channels=1, width=4, neuron="tssd"), encoding="direct", T_s=1, T_t=4,
-                  alpha=1.0, beta=1.0, seeds=1, train=dict(_ADAM, epochs=1)),
+                  alpha=1.0, beta=1.0, detach_targets=False, seeds=1, train=dict(_ADAM, epochs=1)),
     # Fashion-MNIST at 16x16 with the paper's recipe (SGD 0.1, momentum 0.9, weight decay 1e-4, batch 64, /10 at
     # 30 %, 60 % and 90 % of training; alpha = beta = 1; LIF tau = 2, soft reset; T_s = 1, T_t = 4), scaled down in
     # data (6,000 training images), width (SmallCNN-8) and epochs (10 instead of 100). Poisson input instead of the
@@ -47,23 +48,24 @@ STATIC_PRESETS = {
     # temporal teacher would know nothing more (the premise).
     "book": dict(dataset="fashion", data_options=dict(size=16, train_limit=6000), model="small-cnn",
                  model_options=dict(in_channels=1, width=8, neuron="tssd"), encoding="poisson", T_s=1, T_t=4,
-                 alpha=1.0, beta=1.0, seeds=BOOK_SEEDS, train=dict(_SGD, epochs=10, step_size=3, weight_decay=1e-4)),
+                 alpha=1.0, beta=1.0, detach_targets=False, seeds=BOOK_SEEDS,
+                 train=dict(_SGD, epochs=10, step_size=3, weight_decay=1e-4)),
     "paper": dict(dataset="cifar10", data_options=dict(augment=True, normalize=True), model="vgg9",
                   model_options=dict(in_channels=3, input_size=32, neuron="tssd"), encoding="direct", T_s=1, T_t=6,
-                  alpha=1.0, beta=1.0, seeds=1, train=dict(_SGD, weight_decay=1e-4)),
+                  alpha=1.0, beta=1.0, detach_targets=False, seeds=1, train=dict(_SGD, weight_decay=1e-4)),
 }
 EVENT_PRESETS = {
     "smoke": dict(dataset="event-gestures", data_options=dict(frames=4, size=16, train_per_class=8,
                                                               test_per_class=4),
                   model="small-cnn", model_options=dict(in_channels=2, width=4, neuron="tssd"), T_s=2, T_t=4,
-                  alpha=1.0, beta=1.0, seeds=1, train=dict(_ADAM, epochs=1)),
+                  alpha=1.0, beta=1.0, detach_targets=False, seeds=1, train=dict(_ADAM, epochs=1)),
     "book": dict(dataset="event-gestures", data_options=dict(frames=8, size=16), model="small-cnn",
                  model_options=dict(in_channels=2, width=8, neuron="tssd"), T_s=4, T_t=8, alpha=1.0, beta=1.0,
-                 seeds=BOOK_SEEDS, train=dict(_ADAM, epochs=10)),
+                 detach_targets=False, seeds=BOOK_SEEDS, train=dict(_ADAM, epochs=10)),
     # CIFAR10-DVS, 10 ms slices at 42x42 (16 kept), T_s = 8, T_t = 2 T_s; weight decay 1e-3 for event data.
     "paper": dict(dataset="cifar10-dvs", data_options=dict(preset="tssd"), model="vgg9",
                   model_options=dict(in_channels=2, input_size=42, neuron="tssd"), T_s=8, T_t=16, alpha=1.0,
-                  beta=1.0, seeds=1, train=dict(_SGD, weight_decay=1e-3)),
+                  beta=1.0, detach_targets=False, seeds=1, train=dict(_SGD, weight_decay=1e-3)),
 }
 
 
@@ -86,11 +88,14 @@ def _encoding(settings: dict) -> str:
     return settings.get("encoding", "direct")
 
 
-def _tssd(settings: dict, classes: int, alpha: float, beta: float, T_t: int | None = None):
+def _tssd(settings: dict, classes: int, alpha: float, beta: float, T_t: int | None = None,
+          detach: bool | None = None):
     """A method factory: TSSD at the setting's ``T_s`` and ``T_t`` (or the given ``T_t``) with weights α, β (both 0:
-    the cross entropies at both lengths alone)."""
+    the cross entropies at both lengths alone), its distillation targets detached as the setting's
+    ``detach_targets`` says (or as ``detach``)."""
     return lambda model: TSSD(model, settings["T_s"], T_t or settings["T_t"], classes, alpha=alpha, beta=beta,
-                              weak_stage="middle" if beta else None, encoding=_encoding(settings))
+                              weak_stage="middle" if beta else None, encoding=_encoding(settings),
+                              detach_targets=settings["detach_targets"] if detach is None else detach)
 
 
 def _accuracy_at(model, T: int, settings: dict, data, seed: int) -> float:
@@ -111,13 +116,14 @@ def _output_scale(model, T: int, settings: dict, data, batches: int = 8) -> floa
 
 
 def run_seed(settings: dict, seed: int, progress: bool) -> dict:
-    """The six arms for one seed (see the module docstring); every arm's ``acc_at_Tt`` metric is its network run
+    """The seven arms for one seed (see the module docstring); every arm's ``acc_at_Tt`` metric is its network run
     for ``T_t`` steps, its ``output_scale`` the mean absolute class score at ``T_s`` (:func:`_output_scale`)."""
     data = load_data(settings)
     T_s, T_t, classes = settings["T_s"], settings["T_t"], data[0].info.num_classes
     alpha, beta, encoding = settings["alpha"], settings["beta"], _encoding(settings)
     methods = {"tssd": _tssd(settings, classes, alpha, beta), "tsd-only": _tssd(settings, classes, alpha, 0.0),
                "ssd-only": _tssd(settings, classes, 0.0, beta), "ce-both": _tssd(settings, classes, 0.0, 0.0),
+               "tssd-detached": _tssd(settings, classes, alpha, beta, detach=True),
                "plain": lambda model: MeanOutputCE(model, T_s, encoding)}
     results = {}
     for arm, make_method in methods.items():
