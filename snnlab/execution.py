@@ -44,11 +44,15 @@ def neuron_kind(module: nn.Module) -> str | None:
     return NEURON_KINDS.get(type(module))
 
 
+_HALF = (torch.float16, torch.bfloat16)
+
+
 def float32_input(module: nn.Module, args: tuple):
-    """Forward pre-hook of snnlab's neurons: a floating input of another precision (half under autocast) enters as
-    float32, so the membrane state SpikingJelly creates from it is float32 — the condition of its fused kernels."""
+    """Forward pre-hook of snnlab's neurons: a half-precision input (float16 or bfloat16, as autocast hands it) enters
+    as float32, so the membrane state SpikingJelly creates from it is float32 — the condition of its fused kernels.
+    Other inputs (float32, float64) pass unchanged."""
     x = args[0]
-    if isinstance(x, torch.Tensor) and x.is_floating_point() and x.dtype != torch.float32:
+    if isinstance(x, torch.Tensor) and x.dtype in _HALF:
         return (x.float(), *args[1:])
     return None
 

@@ -67,6 +67,12 @@ def test_fused_profile_agrees_with_spikingjelly_dispatch(preset, autocast, monke
     assert probe.paths == {"<root>": "custom-op" if fused else "torch-reference"}
 
 
+def test_double_precision_input_is_left_alone():
+    node = make_neuron("lif")
+    spikes = node(torch.rand(3, 2, 5, dtype=torch.float64) * 3)
+    assert spikes.dtype == node.v.dtype == torch.float64
+
+
 def test_implementation_names_the_cuda_provider_only_for_a_fused_call():
     fusable, rect = make_neuron("tet"), make_neuron("tssd")
     assert implementation("lif", rect.surrogate_function, torch.float16, torch.float32, "cuda") == "torch-reference"
@@ -187,3 +193,31 @@ def test_plain_lif_loop_matches_the_tet_neuron():
     grad_ours, = torch.autograd.grad((spikes * weights).sum(), x)
     grad_plain, = torch.autograd.grad((reference * weights).sum(), x)
     torch.testing.assert_close(grad_ours, grad_plain, rtol=1e-6, atol=1e-6)
+
+
+def test_check_preset_refuses_unknown_presets_and_warns_for_paper_without_cuda(capsys, monkeypatch):
+    from snnlab.repro import check_preset
+
+    with pytest.raises(ValueError, match="preset must be one of .*did you mean 'paper'"):
+        check_preset("papr")
+    check_preset("book")
+    assert capsys.readouterr().out == ""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    check_preset("paper")
+    assert capsys.readouterr().out.startswith("WARNING: preset = 'paper' on a machine without a CUDA GPU")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    check_preset("paper")
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("preset, writes", [("smoke", False), ("book", True), ("paper", True)])
+def test_notebook_runs_are_written_and_resumed_except_at_smoke(preset, writes, tmp_path, monkeypatch):
+    """A notebook that trains (``rerun=True``, or no record yet) saves its seeds as they finish and resumes them after
+    a lost connection; a smoke run only checks the code."""
+    import snnlab.repro.registry as registry
+
+    calls = []
+    monkeypatch.setattr(registry, "run", lambda name, preset, **kwargs: calls.append(kwargs) or {"name": name})
+    record = registry.recorded_run("tet", preset, results=tmp_path, rerun=True, progress=False)
+    assert record["source"] == "run now" and len(calls) == 1
+    assert calls[0]["out"] == (tmp_path if writes else None) and calls[0]["resume"] == writes
