@@ -34,6 +34,7 @@ from torch import nn  # noqa: E402
 
 from snnlab.execution import NeuronPathProbe, neuron_kind  # noqa: E402
 from snnlab.io import atomic_write_json  # noqa: E402
+from snnlab.losses.tet import tet_loss  # noqa: E402
 from snnlab.models.registry import build_model  # noqa: E402
 from snnlab.neurons import make_surrogate, neuron_spec, preset_implementations  # noqa: E402
 from snnlab.reproducibility import environment_info, seed_everything  # noqa: E402
@@ -180,9 +181,7 @@ def paper_epoch(shape: dict, device, amp: bool, budget_s: float) -> dict:
             start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
         with torch.autocast(device.type, enabled=amp):
-            out = model(x)
-            loss = (1 - 1e-3) * sum(F.cross_entropy(o, y) for o in out) / len(out) \
-                + 1e-3 * F.mse_loss(out, torch.ones_like(out))       # TET's loss, lambda = 1e-3, phi = 1
+            loss = tet_loss(model(x), y, lam=1e-3, phi=1.0)       # the paper preset's lambda and phi
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()

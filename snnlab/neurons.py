@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import torch
 from spikingjelly.activation_based import neuron, surrogate
 
 from .execution import NeuronPathProbe, float32_input
@@ -189,8 +190,6 @@ def preset_implementations(device: "str | torch.device" = "cpu", amp: bool = Fal
     """The implementation SpikingJelly runs each neuron preset with on ``device`` (see :mod:`snnlab.execution`),
     measured by calling each preset's neuron once on a small input — in half precision with ``amp`` (as a
     convolution under autocast hands it: float16 on CUDA, bfloat16 on a CPU)."""
-    import torch
-
     device = torch.device(device)
     dtype = (torch.float16 if device.type == "cuda" else torch.bfloat16) if amp else torch.float32
     paths = {}
