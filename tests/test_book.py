@@ -8,6 +8,8 @@ index and of a chapter are saved to ``_build/screenshots/``.
 """
 from __future__ import annotations
 
+import html as html_lib
+import json
 import re
 import shutil
 import subprocess
@@ -200,16 +202,22 @@ def _run_chromium(*args: str, timeout: int = 120) -> subprocess.CompletedProcess
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.mark.parametrize("page", ["notebooks/primer.html", "notebooks/tet.html", "notebooks/energy.html",
-                                  "book/api.html"])
+MATH_PAGES = ["notebooks/primer.html", "notebooks/tet.html", "notebooks/energy.html", "book/api.html"]
+"""Pages that must hold math (the API reference renders the docstrings' formulas)."""
+ALL_PAGES = sorted({f"{name}.html" for name in _toc_files()} | set(MATH_PAGES))
+
+
+@pytest.mark.parametrize("page", ALL_PAGES)
 def test_math_renders_in_chromium(built_book, page):
+    """MathJax renders every formula of every page without a TeX error ("Math input error")."""
     source = (built_book / page).read_text(encoding="utf-8")
-    assert re.search(r"\\\(|\\\[|class=\"math", source), f"{page} has no math to render"
+    has_math = bool(re.search(r"\\\(|\\\[|class=\"math", source))
+    assert has_math or page not in MATH_PAGES, f"{page} has no math to render"
     proc = _run_chromium("--dump-dom", (built_book / page).as_uri())
     dom = proc.stdout
     assert "<html" in dom, f"chromium could not load {page}: {proc.stderr[-1000:]}"
     rendered = dom.count("<mjx-container")
-    assert rendered > 0, f"{page}: MathJax rendered no math (0 mjx-container elements)"
+    assert rendered > 0 or not has_math, f"{page}: MathJax rendered no math (0 mjx-container elements)"
     assert "<mjx-merror" not in dom, f"{page}: MathJax reports a TeX error"
 
 
@@ -217,10 +225,48 @@ def test_screenshots(built_book):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     from matplotlib import image as mpimg
 
-    for page, name in [("index.html", "index.png"), ("notebooks/primer.html", "primer.png")]:
+    for page, name in [("index.html", "index.png"), ("notebooks/primer.html", "primer.png"),
+                       ("notebooks/results.html", "results.png")]:
         out = SCREENSHOTS / name
         out.unlink(missing_ok=True)
         proc = _run_chromium("--window-size=1280,900", f"--screenshot={out}", (built_book / page).as_uri())
         assert out.is_file(), f"no screenshot of {page}: {proc.stderr[-1000:]}"
         pixels = mpimg.imread(out)
         assert pixels.shape[0] >= 800 and pixels.std() > 0.02, f"screenshot of {page} looks blank"
+
+
+TABLE_CHECK = """<script>
+window.addEventListener("load", () => {
+  const column = document.querySelector(".bd-article");
+  const right = Math.min(column.getBoundingClientRect().right, window.innerWidth);
+  const tables = [...column.querySelectorAll("table")];
+  const clipped = tables.filter(t => t.scrollWidth > t.clientWidth + 1 || t.scrollWidth > column.clientWidth + 1
+                                     || t.getBoundingClientRect().right > right + 1)
+                        .map(t => (t.querySelector("th, td") || t).textContent.trim().slice(0, 40));
+  const out = document.createElement("pre");
+  out.id = "snnlab-table-check";
+  out.textContent = JSON.stringify({tables: tables.length, clipped: clipped});
+  document.body.appendChild(out);
+});
+</script>"""
+"""Measures, once the page has laid out, every table of the text column that is wider than the column (whether it
+would scroll inside a wrapper or run past it) or runs past the window."""
+
+
+@pytest.mark.parametrize("page", [p for p in ALL_PAGES if p.startswith("notebooks/")])
+def test_tables_fit_the_text_column_at_1280_px(built_book, page):
+    source = built_book / page
+    html = source.read_text(encoding="utf-8")
+    if "<table" not in html:
+        pytest.skip(f"{page} has no table")
+    probe = source.with_name(f".table-check-{source.name}")
+    probe.write_text(html.replace("</body>", TABLE_CHECK + "</body>"), encoding="utf-8")
+    try:
+        dom = _run_chromium("--window-size=1280,900", "--dump-dom", probe.as_uri()).stdout
+    finally:
+        probe.unlink()
+    match = re.search(r'<pre id="snnlab-table-check"[^>]*>(.*?)</pre>', dom, re.DOTALL)
+    assert match, f"{page}: the table check did not run"
+    result = json.loads(html_lib.unescape(match.group(1)))
+    assert result["tables"] > 0
+    assert not result["clipped"], f"{page}: tables wider than the text column at 1280 px: {result['clipped']}"

@@ -9,10 +9,15 @@ Conventions for ``notebooks/*.ipynb``:
   the repository named in ``_config.yml`` and never installs, upgrades or reinstalls torch;
 * heavy cells (training, reproductions) show progress bars;
 * every figure has axis labels and a caption (cell metadata ``mystnb.figure``).
+* every chapter (every notebook but the Results page) opens with a learning-goals admonition that gives the reading
+  time and what ``rerun = True`` costs (the wall-clock of the records it retrains), and ends with a summary and 2-4
+  exercises, each with a hint;
+* plotting code is hidden (``hide-input``).
 """
 from __future__ import annotations
 
 import ast
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -190,3 +195,76 @@ def test_notebook_runs_at_smoke_preset(path, tmp_path):
         if FIGURE_CALL.search(cell.source):
             images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
             assert len(images) == 1, f"{path.name}: a figure cell produced {len(images)} images"
+
+
+CHAPTERS = [p for p in NOTEBOOKS if p.stem != "results"]
+"""Every notebook but the generated Results page is a chapter with the same scaffolding."""
+HINT = "```{admonition} Hint"
+
+
+def _markdown(nb) -> list[str]:
+    return ["".join(cell.source) for cell in nb.cells if cell.cell_type == "markdown"]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=_ids(CHAPTERS))
+def test_chapter_opens_with_goals_and_time(path):
+    nb = _read(path)
+    goals = "".join(nb.cells[1].source)
+    assert nb.cells[1].cell_type == "markdown" and goals.startswith("```{admonition} Learning goals"), \
+        f"{path.name}: the cell under the title must be the learning-goals admonition"
+    assert len(re.findall(r"^\* ", goals, re.MULTILINE)) >= 3, f"{path.name}: fewer than 3 learning goals"
+    assert re.search(r"\*\*Time:\*\* reading about \d+ min", goals), f"{path.name}: no reading time"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=_ids(CHAPTERS))
+def test_chapter_ends_with_summary_and_exercises_with_hints(path):
+    nb = _read(path)
+    markdown = _markdown(nb)
+    assert any(re.search(r"^## Summary$", text, re.MULTILINE) for text in markdown), f"{path.name}: no summary"
+    exercises = "".join(nb.cells[-1].source)
+    assert exercises.startswith("## Exercises"), f"{path.name}: the last cell must be the exercises"
+    items = re.findall(r"^\d+\. ", exercises, re.MULTILINE)
+    assert 2 <= len(items) <= 4, f"{path.name}: {len(items)} exercises (2 to 4 expected)"
+    assert exercises.count(HINT) == len(items), f"{path.name}: every exercise needs one hint"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=_ids(CHAPTERS))
+def test_rerun_time_in_the_goals_is_the_records_wall_clock(path):
+    """The time a chapter announces for ``rerun = True`` is the sum of its records' wall-clock times."""
+    goals = "".join(_read(path).cells[1].source)
+    match = re.search(r"retrains (.+?): about (\d+) min", goals, re.DOTALL)
+    if match is None:
+        assert "nothing to retrain" in goals, f"{path.name}: the goals must say what rerun = True costs"
+        assert "recorded_run(" not in path.read_text(), f"{path.name} reads records but announces no rerun time"
+        return
+    seconds = 0.0
+    for name in re.findall(r"`([\w-]+)`", match.group(1)):
+        found = [p for p in (ROOT / "results" / f"{name}-book.json", ROOT / "results" / "sweeps" / f"{name}-book.json")
+                 if p.is_file()]
+        assert found, f"{path.name}: no book record named {name!r}"
+        seconds += json.loads(found[0].read_text())["wall_clock_s"]
+    assert int(match.group(2)) == round(seconds / 60), (path.name, match.group(2), seconds / 60)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_plotting_code_is_hidden(path):
+    for cell in _code_cells(_read(path)):
+        if cell.get("metadata", {}).get("mystnb", {}).get("figure"):
+            assert "hide-input" in _tags(cell), f"{path.name}: figure cell {cell.get('id')} shows its plotting code"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=_ids(CHAPTERS))
+def test_chapter_has_a_diagram_of_its_method(path):
+    diagrams = [cell for cell in _code_cells(_read(path))
+                if cell.get("metadata", {}).get("mystnb", {}).get("figure", {}).get("name", "").endswith("-diagram")]
+    assert len(diagrams) == 1, f"{path.name}: one diagram cell (figure name 'fig-<chapter>-diagram') expected"
+    assert "hide-input" in _tags(diagrams[0])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_package_code_is_shown_with_rendered_docstrings(path):
+    """Chapters show the package's functions with ``snnlab.source.show_source`` (docstrings rendered as math), not
+    as raw source with Sphinx markup."""
+    for cell in _code_cells(_read(path)):
+        assert not re.search(r"^print\(inspect\.getsource\([^)]*\)\)$", cell.source, re.MULTILINE), \
+            f"{path.name}: cell {cell.get('id')} prints raw source; use show_source"

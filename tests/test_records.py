@@ -7,17 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from snnlab.repro import assess, get_reproduction, get_sweep, recorded_run, recorded_sweep
+from snnlab.repro import assess, get_reproduction, get_sweep, paper_text, recorded_run, recorded_sweep
 from snnlab.repro.settings import json_roundtrip
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = sorted((ROOT / "results").glob("*-book.json"))
 SWEEP_RECORDS = sorted((ROOT / "results" / "sweeps").glob("*-book.json"))
 
-AWAITING_RERUN: set[str] = {"tssd-teacher-steps"}
-"""Records made before their book preset last changed (the TSSD sweep: before TSSD's targets were attached by
-default); their chapters show them with the list of differences until ``snnlab reproduce NAME --preset book``
-(``snnlab sweep``) writes them again. A record that matches its preset must leave this set (:func:`_expect_current`
+AWAITING_RERUN: set[str] = set()
+"""Records made before their book preset last changed (none at present); their chapters show them with the list of
+differences until ``snnlab reproduce NAME --preset book`` (``snnlab sweep``) writes them again. A record that matches its preset must leave this set (:func:`_expect_current`
 fails when it is still listed)."""
 
 
@@ -73,3 +72,24 @@ def test_sweep_record_matches_its_preset(path):
         "and commit the record")
     assert record["setting"] == json_roundtrip(settings) and record["seeds"] == settings["seeds"]
     assert all(len(points) == len(record["values"]) for points in record["series"].values())
+
+
+@pytest.mark.parametrize("path", RECORDS, ids=[p.stem for p in RECORDS])
+def test_every_record_states_what_the_paper_reports(path):
+    """The Results page gives the paper's number for the method arm or the paper's claim in words, read from the
+    registry when the page is built (so older records show what is known of the paper now)."""
+    record = assess(json.loads(path.read_text()))
+    text = paper_text(record)
+    method_arm = record["effect"]["of"].split(" - ")[0]
+    paper = record["paper_result"]
+    assert paper == get_reproduction(record["name"]).target(record["preset"])
+    assert isinstance(paper.get(method_arm), (int, float)) or paper.get("claim"), record["name"]
+    assert not text.startswith("no number"), text
+
+
+def test_paper_text_gives_number_claim_or_says_none_is_available():
+    record = {"effect": {"of": "kd - plain"}}
+    assert paper_text({**record, "paper_result": {"dataset": "CIFAR-10", "T": 4, "kd": 93.4}}) == \
+        "93.4 % (CIFAR-10, T = 4)"
+    assert paper_text({**record, "paper_result": {"claim": "lossless"}}) == "lossless"
+    assert paper_text({**record, "paper_result": None}).startswith("no published number")

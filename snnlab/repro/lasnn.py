@@ -189,6 +189,7 @@ register(Reproduction(
                     "below its ANN", arm_gap("small-ann", "converted"), 3.0),
     presets=PRESETS,
     run_seed=run_seed,
-    paper_result={"dataset": "CIFAR-10", "T": "100 (distilled) vs 2500 (converted)", "latency_ratio": 20,
-                  "note": "accuracies per architecture are in the paper's tables; the latency ratio is the claim tested here"},
+    paper_result={"claim": "accuracy comparable to the ANN at about 20x lower latency than the converted SNN",
+                  "dataset": "CIFAR-10", "T": "100 (distilled) vs 2500 (converted)", "latency_ratio": 20,
+                  "note": "accuracies per architecture are in the paper's tables"},
 ))

@@ -153,7 +153,8 @@ def _combined_verdict(difference_verdict: str, premise: dict) -> str:
 
 def assess(record: dict) -> dict:
     """``record`` with its ``effect`` and ``premise`` (re)computed from its per-seed arm values by the current rule
-    (:func:`~snnlab.repro.results.paired_effect`) and the reproduction's :class:`Premise`.
+    (:func:`~snnlab.repro.results.paired_effect`) and the reproduction's :class:`Premise`, and the paper's result
+    it is compared with as the registry states it now (:meth:`Reproduction.target`).
 
     ``effect["verdict_of_difference"]`` is the interval's verdict; ``effect["verdict"]`` is the claim's: the same,
     or ``"premise not met"`` when the premise does not hold (``"premise not measured"`` when the record lacks an arm
@@ -165,6 +166,7 @@ def assess(record: dict) -> dict:
     effect = paired_effect(arms[method_arm]["per_seed"], arms[baseline_arm]["per_seed"], reproduction.equivalence)
     premise = reproduction.premise.assess(arms)
     return {**record, "premise": premise,
+            "paper_result": reproduction.target(record.get("preset"), record.get("variant")),
             "effect": {"of": record["effect"]["of"], **effect, "test_size": record.get("data", {}).get("test_size"),
                        "verdict_of_difference": effect["verdict"],
                        "verdict": _combined_verdict(effect["verdict"], premise)}}

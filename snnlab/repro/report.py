@@ -5,17 +5,24 @@ __all__ = ["paper_text", "interval_text", "effect_text", "premise_text", "conclu
 
 
 def paper_text(record: dict) -> str:
-    """The paper's number for the method arm with its setting (data set, model, T), or what the paper claims."""
+    """What the paper reports for the claim: its number for the method arm with the setting (data set, model, T),
+    the claim in the paper's words where it is not a single number (``paper_result["claim"]``, e.g. a lossless
+    conversion or a latency ratio), or that no published number is available."""
     paper = record.get("paper_result")
-    method_arm = record["effect"]["of"].split(" - ")[0]
     if not paper:
-        return "no number from the paper is recorded for this setting"
+        return "no published number for this claim is available to this kit; the claim is tested as an effect"
+    method_arm = record["effect"]["of"].split(" - ")[0]
     context = [str(paper[key]) for key in ("dataset", "model") if key in paper]
     context += [f"T = {paper['T']}"] if "T" in paper else []
     value = paper.get(method_arm)
-    head = f"{value} %" if isinstance(value, (int, float)) else "no number for this arm"
+    if isinstance(value, (int, float)):
+        head = f"{value} %"
+    elif paper.get("claim"):
+        head = paper["claim"]
+    else:
+        head = "no number for this arm"
     note = f"; {paper['note']}" if paper.get("note") else ""
-    return f"{head} ({', '.join(context)}{note})"
+    return f"{head} ({', '.join(context)}{note})" if context or note else head
 
 
 def interval_text(effect: dict) -> str:
