@@ -100,7 +100,7 @@ def source_markdown(obj) -> str:
     """Markdown for one object: its qualified name, its docstring rendered, its code in a Python block."""
     name = f"{obj.__module__}.{obj.__qualname__}"
     parts = [f"**`{name}`**"]
-    if inspect.getdoc(obj) and obj.__doc__:
+    if obj.__doc__ and obj.__doc__.strip():
         parts.append(docstring_markdown(obj.__doc__))
     parts.append(f"```python\n{code_without_docstring(obj)}\n```")
     return "\n\n".join(parts)
