@@ -1,4 +1,4 @@
-"""The ``snnlab`` command: list, reproduce, sweep, data, bench, env."""
+"""The ``snnlab`` command: list, reproduce, sweep, compare, data, bench, env."""
 from __future__ import annotations
 
 import argparse
@@ -23,7 +23,7 @@ def _cmd_list(args) -> int:
     from .methods import __all__ as methods
     from .models.registry import MODELS
     from .neurons import PRESETS as NEURONS
-    from .repro import PRESETS, get_reproduction, reproduction_names, sweep_names
+    from .repro import PRESETS, comparison_names, get_reproduction, reproduction_names, sweep_names
 
     print("reproductions:")
     for name in reproduction_names():
@@ -32,6 +32,7 @@ def _cmd_list(args) -> int:
         if reproduction.variants:
             print(f"  {'':12s} paper variants: {', '.join(sorted(reproduction.variants))}")
     print("sweeps:       " + ", ".join(sweep_names()))
+    print("comparisons:  " + ", ".join(comparison_names()))
     print("presets:      " + ", ".join(PRESETS))
     print("methods:      " + ", ".join(m for m in methods if m not in ("Method", "SpikingMethod")))
     print("datasets:     " + ", ".join(dataset_names()))
@@ -49,6 +50,25 @@ def _cmd_sweep(args) -> int:
     for series, points in record["series"].items():
         print(f"  {series:10s} " + ", ".join(f"{v}: {p['mean']:.2f} ± {p['std']:.2f}"
                                              for v, p in zip(record["values"], points)))
+    if "path" in record:
+        print(f"written to {record['path']}")
+    return 0
+
+
+def _cmd_compare(args) -> int:
+    from .repro import run_comparison
+
+    record = run_comparison(args.name, preset=args.preset, seeds=args.seeds, out=args.out, progress=not args.quiet,
+                            resume=args.resume)
+    n_seeds = record["arms"][record["baseline"]]["n"]
+    print(f"{record['name']} [{record['preset']}] {record['metric']}, {n_seeds} seed(s), "
+          f"{record['wall_clock_s']:.1f} s")
+    for arm, summary in record["arms"].items():
+        difference = record["differences"].get(arm)
+        versus = "" if difference is None else (f"   vs {record['baseline']}: {difference['mean']:+.2f}"
+                                                + ("" if difference["ci"] is None else
+                                                   f" [{difference['ci'][0]:+.2f}, {difference['ci'][1]:+.2f}]"))
+        print(f"  {arm:12s} {summary['mean']:6.2f} ± {summary['std']:.2f}{versus}")
     if "path" in record:
         print(f"written to {record['path']}")
     return 0
@@ -191,6 +211,16 @@ def build_parser() -> argparse.ArgumentParser:
     swp.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the preset's)")
     swp.add_argument("--out", default="results/sweeps", help="folder for the results file (default: results/sweeps)")
     swp.add_argument("--quiet", action="store_true", help="no progress bars")
+    cmp = sub.add_parser("compare", help="train several methods under one setting and write "
+                                         "results/comparisons/<name>-<preset>.json")
+    cmp.add_argument("name")
+    cmp.add_argument("--preset", default="book", choices=PRESETS)
+    cmp.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the preset's)")
+    cmp.add_argument("--out", default="results/comparisons",
+                     help="folder for the results file (default: results/comparisons)")
+    cmp.add_argument("--quiet", action="store_true", help="no progress bars")
+    cmp.add_argument("--resume", action="store_true",
+                     help="continue an interrupted run from its finished seeds (OUT/NAME-PRESET.partial/)")
     data = sub.add_parser("data", help="prepare (generate or load) a dataset and describe it")
     data.add_argument("name")
     data.add_argument("--baseline", action="store_true",
@@ -208,7 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"list": _cmd_list, "reproduce": _cmd_reproduce, "sweep": _cmd_sweep, "data": _cmd_data,
+    handler = {"list": _cmd_list, "reproduce": _cmd_reproduce, "sweep": _cmd_sweep,
+               "compare": _cmd_compare, "data": _cmd_data,
                "bench": _cmd_bench, "env": _cmd_env}[args.command]
     try:
         return handler(args)

@@ -326,15 +326,22 @@ def firing_rates(model: nn.Module, x, neuron_types: tuple[type[nn.Module], ...] 
 
 
 def _self_counts(model: nn.Module, counter: oc.BaseCounter) -> dict[str, int]:
-    """Path → count of ops run by that module itself, excluding its submodules (counters record every ancestor)."""
+    """Path → count of ops run by that module itself, excluding its submodules.
+
+    The counter records an op under every module active when it ran. A module that ran holds its submodules' ops
+    too; a container that is never called itself (an ``nn.ModuleList`` or ``nn.ModuleDict`` its parent iterates
+    over) records nothing, and its total is the sum of its children's, so its parent does not count them twice.
+    """
     root = type(model).__name__
     paths = [path for path, _ in model.named_modules()]
-    totals = {path: sum(counter.records.get(f"{root}.{path}" if path else root, {}).values()) for path in paths}
-    own = dict(totals)
-    for path in paths:
-        if path:
-            own[path.rpartition(".")[0]] -= totals[path]
-    return own
+    children: dict[str, list[str]] = {path: [] for path in paths}
+    for path in paths[1:]:
+        children[path.rpartition(".")[0]].append(path)
+    totals: dict[str, int] = {}
+    for path in reversed(paths):                                   # named_modules lists parents before children
+        recorded = counter.records.get(f"{root}.{path}" if path else root)
+        totals[path] = sum(recorded.values()) if recorded else sum(totals[child] for child in children[path])
+    return {path: totals[path] - sum(totals[child] for child in children[path]) for path in paths}
 
 
 def energy_report(model: nn.Module, x, *, e_mac_pj: float = E_MAC_PJ, e_ac_pj: float = E_AC_PJ,

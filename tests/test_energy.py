@@ -48,6 +48,28 @@ def test_linear_on_binary_spikes_counts_one_sop_per_spike_and_output():
     assert report.layers[0].input_rate == pytest.approx(spikes.mean().item())
 
 
+class LayerList(nn.Module):
+    """The layers of :func:`conv_lif_fc` in an ``nn.ModuleList`` the forward iterates over (never called itself)."""
+
+    def __init__(self, layers):
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+
+    def forward(self, x):
+        for module in self.layers:
+            x = module(x)
+        return x
+
+
+def test_layers_held_in_a_module_list_are_counted_once():
+    sequential = conv_lif_fc()
+    listed = LayerList(conv_lif_fc())
+    expected, report = energy_report(sequential, analog_input()), energy_report(listed, analog_input())
+    assert (report.macs, report.sops, report.ops) == (expected.macs, expected.sops, expected.ops)
+    assert [layer_.path for layer_ in report.layers] == [f"layers.{layer_.path}" for layer_ in expected.layers]
+    assert report.energy_pj == pytest.approx(expected.energy_pj)
+
+
 def test_energy_is_4_6_pj_per_mac_plus_0_9_pj_per_ac_layer_by_layer():
     net, x = conv_lif_fc().eval(), analog_input()
     report = energy_report(net, x)

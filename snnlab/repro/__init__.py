@@ -1,7 +1,10 @@
 """Reproductions: one config per paper with presets (smoke | book | paper); ``run(name, preset)`` writes results/.
 
 Sweeps (:mod:`snnlab.repro.sweeps`) vary one quantity of a reproduction's setting and write results/sweeps/.
+Comparisons (:mod:`snnlab.repro.comparisons`) train several methods under one setting and write
+results/comparisons/.
 """
+from . import common_ground as _common_ground  # noqa: F401  (registers comparison "common-ground")
 from . import joint_asnn as _joint_asnn  # noqa: F401  (registers "joint-asnn")
 from . import kdsnn as _kdsnn  # noqa: F401  (registers "kdsnn")
 from . import lasnn as _lasnn  # noqa: F401  (registers "lasnn")
@@ -11,6 +14,8 @@ from . import spikingbert as _spikingbert  # noqa: F401  (registers "spikingbert
 from . import ssnn as _ssnn  # noqa: F401  (registers "ssnn", sweep "ssnn-average-steps")
 from . import tet as _tet  # noqa: F401  (registers "tet")
 from . import tssd as _tssd  # noqa: F401  (registers "tssd", "tssd-events", sweep "tssd-teacher-steps")
+from .comparisons import (Comparison, comparison_names, get_comparison, recorded_comparison, register_comparison,
+                          run_comparison)
 from .registry import (BOOK_SEEDS, PRESETS, VERDICTS, PaperVariant, Premise, Reproduction, assess, check_preset,
                        get_reproduction, recorded_run, register, reproduction_names, run)
 from .report import conclusion, effect_text, interval_text, paper_text
@@ -21,4 +26,5 @@ from .sweeps import Sweep, get_sweep, recorded_sweep, register_sweep, run_sweep,
 __all__ = ["PRESETS", "BOOK_SEEDS", "VERDICTS", "PaperVariant", "Premise", "Reproduction", "run", "assess", "check_preset",
            "recorded_run", "stale_differences", "conclusion", "paper_text", "effect_text", "interval_text", "register",
            "get_reproduction", "reproduction_names", "load_results", "Sweep", "register_sweep", "get_sweep", "sweep_names", "run_sweep",
-           "recorded_sweep"]
+           "recorded_sweep", "Comparison", "register_comparison", "get_comparison", "comparison_names",
+           "run_comparison", "recorded_comparison"]

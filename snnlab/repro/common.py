@@ -3,14 +3,17 @@ from __future__ import annotations
 
 from typing import Callable
 
+import torch
+
 from ..data import get_dataset
+from ..energy import energy_report
 from ..methods.base import Method
 from ..models.registry import build_model
 from ..reproducibility import seed_everything
 from ..train import TrainConfig, Trainer, final_accuracy, test_curve
 
 __all__ = ["SGD_COSINE", "load_data", "teacher_data", "seeded_model", "fit", "held_out_accuracy", "arm_result",
-           "train_arm"]
+           "train_arm", "training_seconds", "energy_metrics"]
 
 SGD_COSINE = dict(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4, scheduler="cosine")
 """The common CIFAR ResNet recipe (SGD 0.1, momentum 0.9, weight decay 5e-4, cosine annealing): the schedule of the
@@ -68,3 +71,20 @@ def train_arm(make_method: Callable[[object], Method], settings: dict, seed: int
     """:func:`fit`, reduced to :func:`arm_result`."""
     _, history = fit(make_method, settings, seed, progress, data)
     return arm_result(history)
+
+
+def training_seconds(history: list[dict]) -> float:
+    """Seconds spent in the training passes of a history (testing excluded): the sum of its epochs' ``time_s``."""
+    return sum(epoch["time_s"] for epoch in history)
+
+
+def energy_metrics(network, inputs: torch.Tensor, spiking: bool) -> dict:
+    """Energy (pJ), MACs and SOPs per sample of one deployed network on ``inputs`` (``[T, N, ...]`` for an SNN,
+    ``[N, ...]`` for an ANN; :func:`snnlab.energy.energy_report`), and the mean firing rate over its neuron layers
+    (SNNs)."""
+    report = energy_report(network, inputs, spiking=spiking)
+    n = inputs.shape[1] if spiking else inputs.shape[0]
+    metrics = {"energy_pj": report.energy_pj / n, "macs": report.macs / n, "sops": report.sops / n}
+    if spiking:
+        metrics["firing_rate"] = report.mean_firing_rate
+    return metrics

@@ -18,11 +18,10 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..encoding import encode
-from ..energy import energy_report
 from ..methods.base import ANNClassification
 from ..methods.joint_asnn import JointASNN, SummedOutputCE
 from ..models.factorised import JointNet
-from .common import arm_result, fit, held_out_accuracy, load_data
+from .common import arm_result, energy_metrics, fit, held_out_accuracy, load_data
 from .registry import BOOK_SEEDS, PaperVariant, Premise, Reproduction, arm_gap, register
 
 __all__ = ["PRESETS", "VARIANTS", "ARMS", "JOINT_ARMS", "run_seed"]
@@ -65,17 +64,6 @@ VARIANTS = {
 }
 
 
-def _energy_metrics(network, inputs: torch.Tensor, spiking: bool) -> dict:
-    """Energy (pJ), MACs and SOPs per sample of one deployed network on ``inputs``, and the mean firing rate over
-    its neuron layers (SNNs)."""
-    report = energy_report(network, inputs, spiking=spiking)
-    n = inputs.shape[1] if spiking else inputs.shape[0]
-    metrics = {"energy_pj": report.energy_pj / n, "macs": report.macs / n, "sops": report.sops / n}
-    if spiking:
-        metrics["firing_rate"] = report.mean_firing_rate
-    return metrics
-
-
 def run_seed(settings: dict, seed: int, progress: bool) -> dict:
     """The seven arms for one seed (see the module docstring)."""
     data = load_data(settings)
@@ -93,20 +81,20 @@ def run_seed(settings: dict, seed: int, progress: bool) -> dict:
     for arm, options in JOINT_ARMS.items():
         method, history = fit(joint(options), settings, seed, progress, data)
         snn = method.net.export("snn").to(device)
-        results[arm] = arm_result(history, _energy_metrics(snn, encode("direct", images, T), spiking=True))
+        results[arm] = arm_result(history, energy_metrics(snn, encode("direct", images, T), spiking=True))
         if arm == "joint-snn":
             method.test_network = "ann"
             ann_acc = held_out_accuracy(method, settings, data, seed)
             results["joint-ann"] = {"final": ann_acc, "curve": [ann_acc],
-                                    "metrics": _energy_metrics(method.net.export("ann").to(device), images, False)}
+                                    "metrics": energy_metrics(method.net.export("ann").to(device), images, False)}
 
     method, history = fit(lambda model: SummedOutputCE(model, T), settings, seed, progress, data)
-    results["snn-alone"] = arm_result(history, _energy_metrics(method.model, encode("direct", images, T), spiking=True))
+    results["snn-alone"] = arm_result(history, energy_metrics(method.model, encode("direct", images, T), spiking=True))
 
     ann_settings = copy.deepcopy(settings)
     ann_settings["model_options"]["neuron"] = None
     method, history = fit(ANNClassification, ann_settings, seed, progress, data)
-    results["ann-alone"] = arm_result(history, _energy_metrics(method.model, images, spiking=False))
+    results["ann-alone"] = arm_result(history, energy_metrics(method.model, images, spiking=False))
     return results
 
 

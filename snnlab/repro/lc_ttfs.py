@@ -22,7 +22,7 @@ from ..train import TrainConfig, Trainer, test_curve
 from .common import load_data
 from .registry import BOOK_SEEDS, Premise, Reproduction, arm_value, register
 
-__all__ = ["PRESETS", "ARMS", "run_seed", "build_network"]
+__all__ = ["PRESETS", "ARMS", "run_seed", "build_network", "convert_and_measure"]
 
 ARMS = ("cnn-ttfs", "cnn-ann", "cnn-rate", "mlp-ttfs", "mlp-ann", "mlp-rate")
 """The converted CNN first and its ANN second (the compared pair: equal accuracy is the claim), then the rate-coded
@@ -68,9 +68,11 @@ def _correct(scores: torch.Tensor, labels: torch.Tensor) -> int:
 
 
 @torch.no_grad()
-def _convert_and_measure(model, test_set, settings, device) -> dict:
-    """Accuracy, exactness and cost of the ANN, its TTFS conversion and its rate-coded conversion (per image),
-    accumulated over test batches."""
+def convert_and_measure(model, test_set, settings, device) -> dict:
+    """Accuracy, exactness and cost of the trained constrained ANN ``model`` (float64), its TTFS conversion and its
+    rate-coded conversion at each ``T`` of ``settings["rate_T"]`` (per image), accumulated over test batches:
+    ``{"ttfs" | "ann" | "rate": (accuracy, curve or None, metrics)}``; the rate arm's metrics are those at the
+    smallest ``T`` within ``settings["tolerance_pp"]`` points of the ANN."""
     layers = convert(model)
     sweep = list(settings["rate_T"])
     n = ann_hits = snn_hits = agreeing = forced = hidden_neurons = 0
@@ -126,7 +128,7 @@ def run_seed(settings: dict, seed: int, progress: bool) -> dict:
         history = Trainer(ANNClassification(model), train_set, test_set, config).fit()
         model = model.eval().double()
         device = next(model.parameters()).device
-        for arm, (final, curve, metrics) in _convert_and_measure(model, test_set, settings, device).items():
+        for arm, (final, curve, metrics) in convert_and_measure(model, test_set, settings, device).items():
             results[f"{kind}-{arm}"] = {"final": final, "metrics": metrics,
                                         "curve": curve if curve is not None else test_curve(history)}
     return results

@@ -20,8 +20,8 @@ from .seed_store import SeedStore, check_writable
 from .settings import apply_overrides, json_roundtrip, stale_differences, with_train_options
 
 __all__ = ["PRESETS", "BOOK_SEEDS", "VERDICTS", "PaperVariant", "Premise", "Reproduction", "register",
-           "get_reproduction", "reproduction_names", "run", "assess", "check_preset", "recorded_run", "read_record",
-           "arm_value", "arm_gap"]
+           "get_reproduction", "reproduction_names", "run", "run_seeds", "recorded_arms", "summarise_arms", "data_summary", "provenance",
+           "assess", "check_preset", "recorded_run", "read_record", "arm_value", "arm_gap"]
 
 PRESETS = ("smoke", "book", "paper")
 """``smoke``: seconds, for tests; ``book``: embedded data on a 2-core CPU (the notebooks' default);
@@ -124,13 +124,19 @@ def _summarise_arm(results: list[dict]) -> dict:
     return arm
 
 
-def _recorded_arms(reproduction: Reproduction, per_seed: list[dict]) -> list[str]:
+def summarise_arms(arms: list[str], per_seed: list[dict]) -> dict:
+    """``{arm: its results over the seeds}`` (mean, std and per-seed values of ``final`` and of every metric, the
+    curves) from the per-seed results ``[{arm: {"final", "curve"[, "metrics"]}}]``."""
+    return {arm: _summarise_arm([result[arm] for result in per_seed]) for arm in arms}
+
+
+def recorded_arms(name: str, declared: tuple[str, ...], per_seed: list[dict]) -> list[str]:
     """The declared arms, then any further arms every seed returned (e.g. one per value of a setting's sweep)."""
-    missing = [arm for arm in reproduction.arms if any(arm not in result for result in per_seed)]
+    missing = [arm for arm in declared if any(arm not in result for result in per_seed)]
     if missing:
-        raise ValueError(f"{reproduction.name}: run_seed returned no result for declared arm(s) {missing}")
-    extra = [arm for arm in per_seed[0] if arm not in reproduction.arms and all(arm in r for r in per_seed)]
-    return [*reproduction.arms, *extra]
+        raise ValueError(f"{name}: run_seed returned no result for declared arm(s) {missing}")
+    extra = [arm for arm in per_seed[0] if arm not in declared and all(arm in r for r in per_seed)]
+    return [*declared, *extra]
 
 
 def data_summary(settings: dict) -> dict:
@@ -172,24 +178,34 @@ def assess(record: dict) -> dict:
                        "verdict": _combined_verdict(effect["verdict"], premise)}}
 
 
-def _run_seeds(reproduction: Reproduction, settings: dict, n_seeds: int, progress: bool, store: SeedStore | None,
-               resume: bool) -> list[dict]:
-    """Every seed's result: read back from ``store`` when resuming, else trained and saved as it finishes."""
+def run_seeds(name: str, run_seed: Callable[[dict, int, bool], dict], settings: dict, n_seeds: int,
+              progress: bool, store: SeedStore | None, resume: bool) -> list[dict]:
+    """``run_seed(settings, seed, progress)`` for every seed of a run called ``name``: read back from ``store`` when
+    resuming, else trained and saved as it finishes."""
     saved = store.saved_seeds() if store is not None else []
     if saved and not resume:
         raise FileExistsError(f"{store.folder} holds {len(saved)} finished seed(s) of an interrupted run: pass "
-                              "resume=True (snnlab reproduce ... --resume) to continue from them, or delete the "
+                              "resume=True (--resume on the command line) to continue from them, or delete the "
                               "folder to start again")
     results = []
     for seed in range(n_seeds):
         if seed in saved:
             results.append(store.load(seed))
-            print(f"{reproduction.name}: seed {seed} read from {store.folder}", file=sys.stderr)
+            print(f"{name}: seed {seed} read from {store.folder}", file=sys.stderr)
             continue
-        results.append(reproduction.run_seed(settings, seed, progress))
+        results.append(run_seed(settings, seed, progress))
         if store is not None:
             store.save(seed, results[-1])
     return results
+
+
+def provenance(wall_clock_s: float, execution: list) -> dict:
+    """Where and when a run was made: its wall-clock time, what its training ran on (:mod:`snnlab.execution`), the
+    hardware, package versions, Python, git SHA and the creation time."""
+    env = environment_info()
+    return {"wall_clock_s": wall_clock_s, "execution": summarise_execution(execution), "hardware": env["hardware"],
+            "versions": env["versions"], "python": env["python"], "git_sha": env["git_sha"],
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
 def run(name: str, preset: str = "book", seeds: int | None = None, out: str | None = "results",
@@ -227,11 +243,10 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
         store = SeedStore(result_path(out, name, preset, variant).with_suffix(".partial"), settings)
     start = time.perf_counter()
     with collect_execution() as execution:
-        per_seed = _run_seeds(reproduction, with_train_options(settings, device=device, amp=amp), n_seeds, progress,
-                              store, resume)
+        per_seed = run_seeds(name, reproduction.run_seed, with_train_options(settings, device=device, amp=amp),
+                             n_seeds, progress, store, resume)
     wall = time.perf_counter() - start
     method_arm, baseline_arm = reproduction.arms[:2]
-    env = environment_info()
     record = assess({
         "name": name,
         "paper": reproduction.paper,
@@ -241,18 +256,11 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
         "setting": json_roundtrip(settings),
         "metric": reproduction.metric,
         "data": data_summary(settings),
-        "arms": {arm: _summarise_arm([r[arm] for r in per_seed])
-                 for arm in _recorded_arms(reproduction, per_seed)},
+        "arms": summarise_arms(recorded_arms(reproduction.name, reproduction.arms, per_seed), per_seed),
         "effect": {"of": f"{method_arm} - {baseline_arm}"},
         "paper_result": reproduction.target(preset, variant),
-        "wall_clock_s": wall,
         "overrides": json_roundtrip(overrides or {}),
-        "execution": summarise_execution(execution),
-        "hardware": env["hardware"],
-        "versions": env["versions"],
-        "python": env["python"],
-        "git_sha": env["git_sha"],
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **provenance(wall, execution),
     })
     if out is not None:
         record["path"] = str(write_result(record, out))

@@ -11,15 +11,13 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from ..execution import collect_execution, summarise_execution
+from ..execution import collect_execution
 from ..io import atomic_write_json
 from ..names import did_you_mean
-from ..reproducibility import environment_info
-from .registry import get_reproduction
+from .registry import get_reproduction, provenance
 from .settings import json_roundtrip, stale_differences
 from .results import summarise
 
@@ -83,13 +81,9 @@ def run_sweep(name: str, preset: str = "book", seeds: int | None = None, out: st
         points = [[sweep.run_point(settings, value, seed, progress) for seed in range(n_seeds)] for value in values]
     series = {key: [summarise([seed_result[key] for seed_result in point]) for point in points]
               for key in points[0][0]}
-    env = environment_info()
     record = {"name": name, "reproduction": sweep.reproduction, "description": sweep.description, "preset": preset,
               "parameter": sweep.parameter, "values": values, "setting": json_roundtrip(settings), "seeds": n_seeds,
-              "series": series, "wall_clock_s": time.perf_counter() - start,
-              "execution": summarise_execution(execution), "hardware": env["hardware"],
-              "versions": env["versions"], "git_sha": env["git_sha"],
-              "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+              "series": series, **provenance(time.perf_counter() - start, execution)}
     if out is not None:
         path = Path(out) / f"{name}-{preset}.json"
         atomic_write_json(record, path)
