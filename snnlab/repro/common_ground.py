@@ -74,22 +74,23 @@ _METHODS = dict(tet=dict(lam=1e-3, phi=1.0), kdsnn=dict(alpha=0.9, tau=4.0),
 PRESETS = {
     "smoke": dict(dataset="digits", data_options=dict(size=16, train_limit=96),
                   model="small-cnn", model_options=dict(in_channels=1, width=4, neuron="lif"),
-                  conversion_cfg=(4, 8, "P", 16, "P"), teacher_width=8, T=2, T_t=4, ssnn_steps=(3, 2, 1),
+                  conversion_cfg=(4, 8, "P", 16, "P", "P", "P"), teacher_width=8, T=2, T_t=4, ssnn_steps=(3, 2, 1),
                   train=dict(_ADAM, epochs=2), fine_tune_epochs=1, fine_tune=_FINE_TUNE, methods=_METHODS,
                   energy_samples=16, seeds=1),
     # Fashion-MNIST at 16x16, 4,000 training images, the whole 6,000-image test split. SmallCNN-8 (convolutions of 8,
-    # 16 and 32 channels) with the kit's default LIF neuron; T = 4 for every SNN (SSNN's stages at 6 | 4 | 2 steps:
+    # 16 and 32 channels, global average pooling) with the kit's default LIF neuron; the conversion arms have the same
+    # convolutions and poolings, the last two halvings making the global average; T = 4 for every SNN (SSNN's stages at 6 | 4 | 2 steps:
     # T_avg = 4; TSSD's teacher at T_t = 8). Adam 3e-3, cosine, batch 32, 8 passes over the data for every network
     # (LaSNN: 6 for its ANN, 2 for the fine-tuning); the teacher is SmallCNN-16 as an ANN with the same budget.
     "book": dict(dataset="fashion", data_options=dict(size=16, train_limit=4000),
                  model="small-cnn", model_options=dict(in_channels=1, width=8, neuron="lif"),
-                 conversion_cfg=(8, 16, "P", 32, "P"), teacher_width=16, T=4, T_t=8, ssnn_steps=(6, 4, 2),
+                 conversion_cfg=(8, 16, "P", 32, "P", "P", "P"), teacher_width=16, T=4, T_t=8, ssnn_steps=(6, 4, 2),
                  train=dict(_ADAM, epochs=8, eval_every=4), fine_tune_epochs=2, fine_tune=_FINE_TUNE,
                  methods=_METHODS, energy_samples=256, seeds=BOOK_SEEDS),
     # For a GPU: CIFAR-10 (augmented, pixels in [0, 1] as the conversions need), SmallCNN-64, 100 epochs.
     "paper": dict(dataset="cifar10", data_options=dict(augment=True, normalize=False),
                   model="small-cnn", model_options=dict(in_channels=3, width=64, neuron="lif"),
-                  conversion_cfg=(64, 128, "P", 256, "P"), teacher_width=128, T=4, T_t=8, ssnn_steps=(6, 4, 2),
+                  conversion_cfg=(64, 128, "P", 256, "P", "P", "P", "P"), teacher_width=128, T=4, T_t=8, ssnn_steps=(6, 4, 2),
                   train=dict(_ADAM, lr=1e-3, batch_size=128, epochs=100, eval_every=10), fine_tune_epochs=20,
                   fine_tune=dict(_FINE_TUNE, batch_size=128), methods=_METHODS, energy_samples=256, seeds=1),
 }
@@ -160,11 +161,11 @@ def _conversion_cnn(settings: dict, info, neuron):
 
 
 def _same_resolution_levels(student, teacher) -> tuple[tuple[str, str], ...]:
-    """LaSNN's attention levels for a student whose stages end at its poolings: each paired with the teacher stage
-    of the same resolution, the teacher's last ones (SmallCNN's first stage ends before its first pooling)."""
-    s_stages, t_stages = student.stage_names, teacher.stage_names[-len(student.stage_names):]
+    """LaSNN's attention levels between a conversion student, whose stages end at its poolings, and a SmallCNN
+    teacher, whose first stage ends before its first pooling: the teacher's later stages, each with the student's
+    stage of the same resolution."""
     return tuple((last_in_stage(student, s, NEURON_TYPES), last_in_stage(teacher, t, (nn.ReLU,)))
-                 for s, t in zip(s_stages, t_stages))
+                 for s, t in zip(student.stage_names, teacher.stage_names[1:]))
 
 
 def _lasnn_arm(settings, data, teacher, teacher_s, images, seed, progress, device) -> dict:
