@@ -12,18 +12,30 @@ Conventions for ``notebooks/*.ipynb``:
 * every chapter (every notebook but the Results page) opens with a learning-goals admonition that gives the reading
   time and what ``rerun = True`` costs (the wall-clock of the records it retrains), and ends with a summary and 2-4
   exercises, each with a hint;
-* plotting code is hidden (``hide-input``).
+* plotting code is hidden (``hide-input``);
+* every result a chapter states in prose is a number of the records its goals name (``snnlab_numbers`` in a cell's
+  metadata says why a cell's numbers come from elsewhere).
 """
 from __future__ import annotations
 
 import ast
+import dataclasses
+import itertools
 import json
+import math
 import re
+import statistics
 import tomllib
 from pathlib import Path
 
 import nbformat
 import pytest
+from scipy import stats as scipy_stats
+
+from snnlab.energy import E_AC_PJ, E_MAC_PJ, MAC_AC_COST_RATIO
+from snnlab.neurons import PRESETS as NEURON_PRESETS
+from snnlab.repro import get_reproduction
+from snnlab.repro.results import CONFIDENCE
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -228,22 +240,199 @@ def test_chapter_ends_with_summary_and_exercises_with_hints(path):
     assert exercises.count(HINT) == len(items), f"{path.name}: every exercise needs one hint"
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=_ids(CHAPTERS))
-def test_rerun_time_in_the_goals_is_the_records_wall_clock(path):
-    """The time a chapter announces for ``rerun = True`` is the sum of its records' wall-clock times."""
+def _chapter_records(path: Path) -> tuple[list[Path], str | None]:
+    """The book records a chapter's goals name as what ``rerun = True`` retrains, and the minutes it announces
+    (``([], None)`` when it retrains nothing)."""
     goals = "".join(_read(path).cells[1].source)
     match = re.search(r"retrains (.+?): about (\d+) min", goals, re.DOTALL)
     if match is None:
-        assert "nothing to retrain" in goals, f"{path.name}: the goals must say what rerun = True costs"
-        assert "recorded_run(" not in path.read_text(), f"{path.name} reads records but announces no rerun time"
-        return
-    seconds = 0.0
+        return [], None
+    records = []
     for name in re.findall(r"`([\w-]+)`", match.group(1)):
         found = [p for p in (ROOT / "results" / f"{name}-book.json", ROOT / "results" / "sweeps" / f"{name}-book.json")
                  if p.is_file()]
         assert found, f"{path.name}: no book record named {name!r}"
-        seconds += json.loads(found[0].read_text())["wall_clock_s"]
-    assert int(match.group(2)) == round(seconds / 60), (path.name, match.group(2), seconds / 60)
+        records.append(found[0])
+    return records, match.group(2)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=_ids(CHAPTERS))
+def test_rerun_time_in_the_goals_is_the_records_wall_clock(path):
+    """The time a chapter announces for ``rerun = True`` is the sum of its records' wall-clock times."""
+    records, minutes = _chapter_records(path)
+    if minutes is None:
+        assert "nothing to retrain" in "".join(_read(path).cells[1].source), \
+            f"{path.name}: the goals must say what rerun = True costs"
+        assert "recorded_run(" not in path.read_text(), f"{path.name} reads records but announces no rerun time"
+        return
+    seconds = sum(json.loads(record.read_text())["wall_clock_s"] for record in records)
+    assert int(minutes) == round(seconds / 60), (path.name, minutes, seconds / 60)
+
+
+_NUMBER = r"[−+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+STATED_NUMBERS = {
+    "level": (rf"({_NUMBER})\s*%", rf"(\d+)–(\d+)\s*%", rf"({_NUMBER})\s*to\s*({_NUMBER})\s*%"),
+    "difference": (rf"({_NUMBER})\s*points?", rf"({_NUMBER})\s*to\s*({_NUMBER})(?!\d|[.,]\d)(?!\s*%)",
+                   rf"(?:minimum detectable effect|MDE)\s*(?:of\s*)?({_NUMBER})"),
+    "any": (r"(?<![\w.$^{])([−+-]?\d+\.\d+)(?![\w.])",),
+}
+"""What a chapter's prose states as a result, by kind: a *level* (a percentage, a range or span of them: an
+accuracy); a *difference* (a number of points, both ends of an interval such as "−2.6 to +2.6", a minimum detectable
+effect); and *any* other decimal number. Math and code are skipped."""
+NUMBERS_NOT_FROM_A_RECORD = "snnlab_numbers"
+"""Cell metadata key whose value says why the numbers of a markdown cell are not a record's (a derivation's example,
+a measurement made in the chapter)."""
+
+
+STATED_INTERVAL = re.compile(rf"({_NUMBER})\s*points?[^()%.]*?\((?:95 % CI |interval )?\s*({_NUMBER})\s*to\s*"
+                             rf"({_NUMBER})(?!\d|[.,]\d)(?!\s*%)")
+"""A difference stated with its interval, "4.8 points above plain training (95 % CI +0.8 to +8.9": the three
+numbers must be one paired difference's mean and bounds."""
+
+
+def stated_numbers(text: str) -> list[tuple[str, str]]:
+    """``(kind, number as printed)`` for every number of :data:`STATED_NUMBERS` in ``text``, and ``("interval",
+    "mean|low|high")`` for a difference stated with its interval (:data:`STATED_INTERVAL`, whose numbers are not
+    listed again)."""
+    text = re.sub(r"\$[^$]*\$|`[^`]*`", " ", text)
+    intervals = {("interval", "|".join(match.groups())) for match in STATED_INTERVAL.finditer(text)}
+    text = STATED_INTERVAL.sub(" ", text)
+    found = intervals | {(kind, group) for kind, patterns in STATED_NUMBERS.items() for pattern in patterns
+             for match in re.finditer(pattern, text) for group in match.groups() if group is not None}
+    specific = {token for kind, token in found if kind != "any"}
+    return sorted((kind, token) for kind, token in found if kind != "any" or token not in specific)
+
+
+def _seeds(values) -> list[float] | None:
+    finite = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    return finite if len(finite) == len(values) else None
+
+
+def _numbers_in(node) -> list[float]:
+    if isinstance(node, dict):
+        return [v for item in node.values() for v in _numbers_in(item)]
+    if isinstance(node, list):
+        return [v for item in node for v in _numbers_in(item)]
+    if isinstance(node, str):                       # e.g. a paper result's note: "83.17 with augmentation"
+        return [float(n) for n in re.findall(r"\d+\.\d+", node)]
+    return [node] if isinstance(node, (int, float)) and not isinstance(node, bool) else []
+
+
+def _paired_difference(a: list[float], b: list[float]) -> list[tuple[float, float, float]]:
+    """``[(mean, low, high)]``: the 95 % Student-t interval of the per-seed differences ``a - b`` (empty unless paired
+    over seeds)."""
+    if len(a) != len(b) or len(a) < 2:
+        return []
+    diffs = [x - y for x, y in zip(a, b)]
+    mean = sum(diffs) / len(diffs)
+    half = scipy_stats.t.ppf(0.975, len(diffs) - 1) * statistics.stdev(diffs) / math.sqrt(len(diffs))
+    return [(mean, mean - half, mean + half)]
+
+
+def sweep_against_record(sweep: dict, record: dict) -> list[float]:
+    """The paired differences between every point of a sweep and every arm of its reproduction's record (a chapter
+    sets a sweep's points against the record's baseline over the same seeds)."""
+    points = [point["per_seed"] for series in sweep["series"].values() for point in series]
+    arms = [summary["per_seed"] for summary in record["arms"].values()]
+    return [v for point in points for arm in arms for v in _paired_difference(point, arm) + _paired_difference(arm, point)]
+
+
+def record_values(record: dict) -> dict[str, list[float]]:
+    """The numbers a chapter may state from ``record``, by kind (:data:`STATED_NUMBERS`). Levels: each arm's (or
+    sweep point's) mean and per-seed values of its metric and of each further metric, and the paper's numbers.
+    Differences: the mean and 95 % Student-t interval of the paired difference between two arms in the same metric
+    (two series at the same sweep value), computed here independently of the package; each arm's std; the record's
+    effect and premise. Both: the record's setting and the presets of its reproduction."""
+    if "series" in record:
+        groups = {}                                            # a sweep: the series at each value
+        for series, points in record["series"].items():
+            for value, point in zip(record["values"], points):
+                groups.setdefault(str(value), {})[series] = point["per_seed"]
+    else:
+        groups = {"": {arm: summary["per_seed"] for arm, summary in record["arms"].items()}}
+        for arm, summary in record["arms"].items():
+            for metric, values in summary.get("metrics", {}).items():
+                groups.setdefault(metric, {})[arm] = values["per_seed"]
+    levels, differences = _numbers_in(record.get("paper_result")), _numbers_in([record.get("effect"),
+                                                                                  record.get("premise")])
+    effect = record.get("effect") or {}
+    intervals = [(effect["mean"], *effect["ci"])] if effect.get("ci") else []
+    paired = set(groups) if "series" in record else {""}
+    for metric, arms in groups.items():
+        arms = {arm: seeds for arm, seeds in ((a, _seeds(v)) for a, v in arms.items()) if seeds}
+        for seeds in arms.values():
+            levels += [sum(seeds) / len(seeds), *seeds]
+            differences.append(statistics.stdev(seeds) if len(seeds) > 1 else 0.0)
+        for a, b in itertools.permutations(arms.values(), 2) if metric in paired else ():
+            intervals += _paired_difference(a, b)
+    presets = get_reproduction(record.get("reproduction", record["name"])).presets     # the kit's settings
+    settings = _numbers_in(record.get("setting")) + _numbers_in(json.loads(json.dumps(presets, default=str)))
+    differences += [v for interval in intervals for v in interval]
+    return {"level": levels + settings, "difference": differences + settings,
+            "any": levels + differences + settings, "interval": intervals}
+
+
+def _is_among(token: str, values: list[float]) -> bool:
+    """``token`` as printed (its decimals give the rounding; the sign is often said in words) is one of ``values``."""
+    number = abs(float(token.replace("−", "-").replace(",", "")))
+    decimals = len(token.partition(".")[2])
+    return any(abs(abs(value) - number) <= 0.5 * 10 ** -decimals + 1e-9 for value in values)
+
+
+def _is_stated_from(kind: str, token: str, values: dict) -> bool:
+    """A stated number (or, for an ``"interval"``, its three numbers at once) is among ``values`` of its kind."""
+    if kind != "interval":
+        return _is_among(token, values[kind])
+    return any(all(_is_among(part, [value]) for part, value in zip(token.split("|"), interval))
+               for interval in values["interval"])
+
+
+GENERAL_VALUES = [100 * CONFIDENCE, E_MAC_PJ, E_AC_PJ, MAC_AC_COST_RATIO,
+                  *_numbers_in([dataclasses.asdict(spec) for spec in NEURON_PRESETS.values()])]
+"""Numbers of the kit itself that chapters state beside the records' (the interval's confidence, the energy model,
+the neuron presets' constants)."""
+
+
+def test_stated_numbers_are_read_by_kind_and_matched_as_printed():
+    assert stated_numbers("TSSD ends 4.8 points above (95 % CI +0.8 to +8.9, MDE 5.5) at $T = 4.5$, `x = 1.5`, "
+                          "89–91 %, rising from 59.4 to 62.5 %; ratio 0.87") == [
+        ("any", "0.87"), ("difference", "5.5"), ("interval", "4.8|+0.8|+8.9"), ("level", "59.4"), ("level", "62.5"),
+        ("level", "89"), ("level", "91")]
+    assert _is_among("−2.6", [2.63]) and _is_among("13", [12.6]) and not _is_among("2.6", [2.66])
+    assert _is_among("1,800", [1800]) and not _is_among("8.95", [8.9, 9.0])
+    intervals = {"interval": [(4.83, 0.77, 8.86)]}
+    assert _is_stated_from("interval", "4.8|+0.8|+8.9", intervals)
+    assert not _is_stated_from("interval", "4.8|+0.8|+8.5", intervals)    # each number of the same difference
+
+
+RECORD_CHAPTERS = [p for p in CHAPTERS if _chapter_records(p)[0]]
+
+
+@pytest.mark.parametrize("path", RECORD_CHAPTERS, ids=_ids(RECORD_CHAPTERS))
+def test_numbers_in_a_chapter_are_its_records_numbers(path):
+    """Every result a chapter states in prose is a number of the records it reads or of the kit's settings, as
+    printed (rounded to the decimals shown); exercises are proposals, not results, and a cell whose numbers come
+    from elsewhere says so in its metadata, with the reason."""
+    records, _ = _chapter_records(path)
+    loaded = [json.loads(record.read_text()) for record in records]
+    values = {**{kind: list(GENERAL_VALUES) for kind in STATED_NUMBERS}, "interval": []}
+    for record in loaded:
+        for kind, numbers in record_values(record).items():
+            values[kind] += numbers
+    for sweep, record in itertools.product(loaded, loaded):
+        if "series" in sweep and sweep["reproduction"] == record["name"]:
+            values["interval"] += sweep_against_record(sweep, record)
+            values["difference"] += [v for interval in sweep_against_record(sweep, record) for v in interval]
+    foreign = []
+    for cell in _read(path).cells:
+        if cell.cell_type != "markdown" or cell.get("id") == f"{path.stem}-exercises":
+            continue
+        if NUMBERS_NOT_FROM_A_RECORD in cell.metadata:
+            assert len(cell.metadata[NUMBERS_NOT_FROM_A_RECORD]) > 20, f"{path.name}: say why, in a sentence"
+            continue
+        foreign += [(cell.get("id"), kind, token) for kind, token in stated_numbers("".join(cell.source))
+                    if not _is_stated_from(kind, token, values)]
+    assert not foreign, f"{path.name}: numbers that are not in {[r.name for r in records]}: {foreign}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))

@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from snnlab.repro import assess, get_reproduction, get_sweep, paper_text, recorded_run, recorded_sweep
+from snnlab.repro import (assess, get_comparison, get_reproduction, get_sweep, paper_text, recorded_comparison,
+                          recorded_run, recorded_sweep)
+from snnlab.repro.comparisons import differences
 from snnlab.repro.settings import json_roundtrip
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = sorted((ROOT / "results").glob("*-book.json"))
 SWEEP_RECORDS = sorted((ROOT / "results" / "sweeps").glob("*-book.json"))
+COMPARISON_RECORDS = sorted((ROOT / "results" / "comparisons").glob("*-book.json"))
 
 AWAITING_RERUN: set[str] = set()
 """Records made before their book preset last changed (none at present); their chapters show them with the list of
@@ -27,10 +30,22 @@ def _expect_current(name: str, stale: list[str]):
         pytest.xfail(f"{name}: book record awaiting a re-run at the current preset ({'; '.join(stale)})")
 
 
+def _read_back_current(path: Path, read_back, command: str) -> dict:
+    """The saved record at ``path``, read back as its chapter reads it (``read_back(name, "book", results=...)``);
+    fails, naming the command that writes it again, when it was made with another setting than the preset."""
+    record = json.loads(path.read_text())
+    shown = read_back(record["name"], "book", results=path.parent)
+    _expect_current(record["name"], shown["stale"])
+    assert shown["stale"] == [], (f"the book preset of {record['name']!r} changed: rerun `snnlab {command} "
+                                  f"{record['name']} --preset book` and commit the record")
+    return record
+
+
 def test_there_are_book_records():
     expected = {"tet", "mskd", "lc-ttfs", "tssd", "tssd-events", "ssnn", "kdsnn", "lasnn", "joint-asnn", "spikingbert"}
     assert expected <= {p.name[:-len("-book.json")] for p in RECORDS}
     assert {"tssd-teacher-steps", "ssnn-average-steps"} <= {p.name[:-len("-book.json")] for p in SWEEP_RECORDS}
+    assert {"common-ground"} <= {p.name[:-len("-book.json")] for p in COMPARISON_RECORDS}
 
 
 @pytest.mark.parametrize("path", RECORDS, ids=[p.stem for p in RECORDS])
@@ -48,13 +63,8 @@ def test_every_record_is_assessed_by_the_current_rule(path):
 
 @pytest.mark.parametrize("path", RECORDS, ids=[p.stem for p in RECORDS])
 def test_book_record_matches_its_preset(path):
-    record = json.loads(path.read_text())
-    shown = recorded_run(record["name"], "book", results=path.parent)
-    _expect_current(record["name"], shown["stale"])
+    record = _read_back_current(path, recorded_run, "reproduce")
     reproduction = get_reproduction(record["name"])
-    assert shown["stale"] == [], (
-        f"the book preset of {record['name']!r} changed: rerun `snnlab reproduce {record['name']} --preset book` "
-        "and commit the record")
     assert tuple(record["arms"])[:len(reproduction.arms)] == reproduction.arms
     assert all(arm["n"] == reproduction.settings("book")["seeds"] for arm in record["arms"].values())
     assert record["premise"]["measured"] is not None and "mde" in record["effect"] and record["data"]["test_size"]
@@ -62,16 +72,19 @@ def test_book_record_matches_its_preset(path):
 
 @pytest.mark.parametrize("path", SWEEP_RECORDS, ids=[p.stem for p in SWEEP_RECORDS])
 def test_sweep_record_matches_its_preset(path):
-    record = json.loads(path.read_text())
-    shown = recorded_sweep(record["name"], "book", results=path.parent)
-    _expect_current(record["name"], shown["stale"])
-    sweep = get_sweep(record["name"])
-    settings = get_reproduction(sweep.reproduction).settings("book")
-    assert shown["stale"] == [], (
-        f"the book preset of sweep {record['name']!r} changed: rerun `snnlab sweep {record['name']} --preset book` "
-        "and commit the record")
+    record = _read_back_current(path, recorded_sweep, "sweep")
+    settings = get_reproduction(get_sweep(record["name"]).reproduction).settings("book")
     assert record["setting"] == json_roundtrip(settings) and record["seeds"] == settings["seeds"]
     assert all(len(points) == len(record["values"]) for points in record["series"].values())
+
+
+@pytest.mark.parametrize("path", COMPARISON_RECORDS, ids=[p.stem for p in COMPARISON_RECORDS])
+def test_comparison_record_matches_its_preset(path):
+    record = _read_back_current(path, recorded_comparison, "compare")
+    comparison = get_comparison(record["name"])
+    assert tuple(record["arms"]) == comparison.arms and record["baseline"] == comparison.baseline
+    assert all(arm["n"] == comparison.settings("book")["seeds"] for arm in record["arms"].values())
+    assert record["differences"] == differences(record["arms"], record["baseline"])   # recomputed from the seeds
 
 
 @pytest.mark.parametrize("path", RECORDS, ids=[p.stem for p in RECORDS])
