@@ -46,7 +46,6 @@ from ..methods.kdsnn import last_in_stage
 from ..models import ShrinkingSNN
 from ..models.factorised import JointNet
 from ..models.plain import ConversionCNN
-from ..models.registry import build_model
 from ..neurons import neuron_spec
 from ..reproducibility import seed_everything
 from ..train import TrainConfig, Trainer, final_accuracy, test_curve
@@ -54,6 +53,7 @@ from .common import arm_result, energy_metrics, fit, load_data, training_seconds
 from .comparisons import Comparison, register_comparison
 from .lc_ttfs import convert_and_measure
 from .registry import BOOK_SEEDS
+from .ssnn import average_steps
 
 __all__ = ["PRESETS", "ARMS", "SNN_ARMS", "run_seed"]
 
@@ -144,15 +144,11 @@ def run_seed(settings: dict, seed: int, progress: bool) -> dict:
     results["tssd"] = spiking_arm(lambda model: TSSD(model, T, settings["T_t"], classes, **options["tssd"]))
     steps = tuple(settings["ssnn_steps"])
     results["ssnn"] = spiking_arm(lambda model: SSNN(ShrinkingSNN(model, steps), classes),
-                                  latency=ShrinkingSNN(_backbone(settings, classes), steps).t_avg,
+                                  latency=average_steps({**settings, "steps": steps}, classes),
                                   inputs=direct(images, steps[0]))
     results["lasnn"] = _lasnn_arm(settings, data, teacher, teacher_s, images, seed, progress, device)
     results["lc-ttfs"] = _lc_ttfs_arm(settings, data, seed, progress)
     return results
-
-
-def _backbone(settings: dict, classes: int):
-    return build_model(settings["model"], num_classes=classes, **settings["model_options"])
 
 
 def _conversion_cnn(settings: dict, info, neuron):

@@ -18,7 +18,7 @@ from typing import Callable
 
 from ..execution import collect_execution
 from ..io import atomic_write_json
-from ..names import did_you_mean
+from ..names import Registry, did_you_mean
 from .registry import PRESETS, data_summary, provenance, recorded_arms, run_seeds, summarise_arms
 from .results import paired_effect
 from .seed_store import SeedStore, check_writable
@@ -59,24 +59,19 @@ class Comparison:
         return self.presets[preset]
 
 
-_COMPARISONS: dict[str, Comparison] = {}
+_COMPARISONS = Registry("comparison")
 
 
-def register_comparison(comparison: Comparison) -> Comparison:
-    _COMPARISONS[comparison.name] = comparison
-    return comparison
+def register_comparison(item: Comparison) -> Comparison:
+    return _COMPARISONS.add(item)
 
 
 def comparison_names() -> list[str]:
-    return sorted(_COMPARISONS)
+    return _COMPARISONS.names()
 
 
 def get_comparison(name: str) -> Comparison:
-    try:
-        return _COMPARISONS[name]
-    except KeyError:
-        raise ValueError(f"unknown comparison {name!r}; available: {', '.join(comparison_names())}"
-                         f"{did_you_mean(name, comparison_names())}") from None
+    return _COMPARISONS.lookup(name)
 
 
 def differences(arms: dict, baseline: str) -> dict:

@@ -12,7 +12,7 @@ from typing import Callable
 
 from ..data import get_dataset
 from ..execution import collect_execution, summarise_execution
-from ..names import did_you_mean
+from ..names import Registry, did_you_mean
 from ..reproducibility import environment_info
 from .premise import Premise, arm_gap, arm_value
 from .results import paired_effect, result_path, summarise, write_result
@@ -90,7 +90,7 @@ class Reproduction:
         return self.variants[variant]
 
 
-_REGISTRY: dict[str, Reproduction] = {}
+_REGISTRY = Registry("reproduction")
 
 
 def register(reproduction: Reproduction) -> Reproduction:
@@ -100,20 +100,15 @@ def register(reproduction: Reproduction) -> Reproduction:
     if reproduction.premise is None:
         raise ValueError(f"reproduction {reproduction.name!r} declares no premise: state the condition its claim "
                          "depends on as a Premise, measured from its arms")
-    _REGISTRY[reproduction.name] = reproduction
-    return reproduction
+    return _REGISTRY.add(reproduction)
 
 
 def reproduction_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def get_reproduction(name: str) -> Reproduction:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown reproduction {name!r}; available: {', '.join(reproduction_names())}"
-                         f"{did_you_mean(name, reproduction_names())}") from None
+    return _REGISTRY.lookup(name)
 
 
 def _summarise_arm(results: list[dict]) -> dict:

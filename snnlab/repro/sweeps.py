@@ -16,7 +16,7 @@ from typing import Callable
 
 from ..execution import collect_execution
 from ..io import atomic_write_json
-from ..names import did_you_mean
+from ..names import Registry
 from .registry import get_reproduction, provenance
 from .settings import json_roundtrip, stale_differences
 from .results import summarise
@@ -45,24 +45,19 @@ class Sweep:
         return json_roundtrip(list(self.values[preset]))
 
 
-_SWEEPS: dict[str, Sweep] = {}
+_SWEEPS = Registry("sweep")
 
 
-def register_sweep(sweep: Sweep) -> Sweep:
-    _SWEEPS[sweep.name] = sweep
-    return sweep
+def register_sweep(item: Sweep) -> Sweep:
+    return _SWEEPS.add(item)
 
 
 def sweep_names() -> list[str]:
-    return sorted(_SWEEPS)
+    return _SWEEPS.names()
 
 
 def get_sweep(name: str) -> Sweep:
-    try:
-        return _SWEEPS[name]
-    except KeyError:
-        raise ValueError(f"unknown sweep {name!r}; available: {', '.join(sweep_names())}"
-                         f"{did_you_mean(name, sweep_names())}") from None
+    return _SWEEPS.lookup(name)
 
 
 def run_sweep(name: str, preset: str = "book", seeds: int | None = None, out: str | Path | None = SWEEP_DIR,
