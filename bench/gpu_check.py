@@ -32,13 +32,14 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-from snnlab.execution import NeuronPathProbe, neuron_kind  # noqa: E402
+from snnlab.execution import NeuronPathProbe  # noqa: E402
 from snnlab.io import atomic_write_json  # noqa: E402
 from snnlab.losses.tet import tet_loss  # noqa: E402
 from snnlab.models.registry import build_model  # noqa: E402
-from snnlab.neurons import make_surrogate, neuron_spec, preset_implementations  # noqa: E402
+from snnlab.neurons import make_neuron, preset_implementations  # noqa: E402
 from snnlab.reproducibility import environment_info, seed_everything  # noqa: E402
 
+from peers import build_variant, replace_neurons  # noqa: E402
 from timing import interleaved_median  # noqa: E402
 
 T = 4
@@ -54,68 +55,19 @@ PAPER_EPOCH = dict(samples=9000, T=10, input=(2, 48, 48), batch=128, model={})
 TINY_EPOCH = dict(samples=8, T=2, input=(2, 16, 16), batch=4, model=dict(width_mult=0.0625))
 
 
-class TriangleSpike(torch.autograd.Function):
-    """Heaviside forward, triangle surrogate backward ``max(0, 1 - |u|)`` (TET's ``ZIF`` with gamma = 1)."""
-
-    @staticmethod
-    def forward(ctx, u):
-        ctx.save_for_backward(u)
-        return (u >= 0).to(u.dtype)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (u,) = ctx.saved_tensors
-        return grad * (1 - u.abs()).clamp_min(0)
-
-
-class PlainLIF(nn.Module):
-    """A multi-step LIF written as the official TET code writes it: ``mem = decay * mem + x``, spike at
-    ``mem >= threshold``, hard reset to 0; a Python loop over the time steps of ``[T, N, ...]``."""
-
-    def __init__(self, decay: float = 0.5, threshold: float = 1.0):
-        super().__init__()
-        self.decay, self.threshold = decay, threshold
-
-    def forward(self, x):
-        mem, spikes = torch.zeros_like(x[0], dtype=torch.float32), []
-        for current in x:
-            mem = mem * self.decay + current.float()
-            spike = TriangleSpike.apply(mem - self.threshold)
-            mem = (1 - spike) * mem
-            spikes.append(spike)
-        return torch.stack(spikes)
-
-
-def _replace_neurons(model: nn.Module, make) -> nn.Module:
-    """``model`` with every SpikingJelly IF/LIF/PLIF neuron replaced by ``make(neuron)`` (in place)."""
-    for parent in list(model.modules()):
-        for name, child in parent.named_children():
-            if neuron_kind(child) is not None:
-                setattr(parent, name, make(child))
-    return model
-
-
 def _reference_path(node: nn.Module) -> nn.Module:
-    """The same neuron with its surrogate's ``alpha`` as a tensor: SpikingJelly then runs its PyTorch reference."""
-    spec = neuron_spec("tet")
-    node.surrogate_function = make_surrogate(spec.surrogate, spec.alpha)
-    node.surrogate_function.alpha = torch.tensor(float(spec.alpha))
+    """SpikingJelly's own ``tet`` neuron with its surrogate's ``alpha`` as a tensor: SpikingJelly then runs its PyTorch
+    reference, on any device."""
+    node = make_neuron("tet", cpu_path=False)
+    node.surrogate_function.alpha = torch.tensor(float(node.surrogate_function.alpha))
     return node
 
 
 def _variants(name: str, case: dict, device) -> dict[str, nn.Module]:
-    """The three implementations of one SNN, from the same initial weights."""
-    models = {}
-    for variant in ("fused", "sj-torch", "plain-loop"):
-        seed_everything(0)
-        model = build_model(name, num_classes=10, neuron="tet", **case["model"])
-        if variant == "sj-torch":
-            _replace_neurons(model, _reference_path)
-        elif variant == "plain-loop":
-            spec = neuron_spec("tet")
-            _replace_neurons(model, lambda node: PlainLIF(1 - 1 / spec.tau, spec.v_threshold))
-        models[variant] = model.to(device)
-    return models
+    """The three implementations of one SNN, from the same initial weights (see ``peers.py``)."""
+    return {"fused": build_variant(name, "snnlab", **case["model"]).to(device),
+            "sj-torch": replace_neurons(build_variant(name, "snnlab", **case["model"]), _reference_path).to(device),
+            "plain-loop": build_variant(name, "plain-loop", **case["model"]).to(device)}
 
 
 def _step_fn(model, x, y, amp: bool):

@@ -1,4 +1,4 @@
-"""The ``snnlab`` command: list, reproduce, sweep, compare, data, bench, env."""
+"""The ``snnlab`` command: list, reproduce, sweep, compare, demo, data, bench, env."""
 from __future__ import annotations
 
 import argparse
@@ -23,7 +23,8 @@ def _cmd_list(args) -> int:
     from .methods import __all__ as methods
     from .models.registry import MODELS
     from .neurons import PRESETS as NEURONS
-    from .repro import PRESETS, comparison_names, get_reproduction, reproduction_names, sweep_names
+    from .repro import (PRESETS, comparison_names, demonstration_names, get_reproduction, reproduction_names,
+                        sweep_names)
 
     print("reproductions:")
     for name in reproduction_names():
@@ -33,6 +34,7 @@ def _cmd_list(args) -> int:
             print(f"  {'':12s} paper variants: {', '.join(sorted(reproduction.variants))}")
     print("sweeps:       " + ", ".join(sweep_names()))
     print("comparisons:  " + ", ".join(comparison_names()))
+    print("demos:        " + ", ".join(demonstration_names()))
     print("presets:      " + ", ".join(PRESETS))
     print("methods:      " + ", ".join(m for m in methods if m not in ("Method", "SpikingMethod")))
     print("datasets:     " + ", ".join(dataset_names()))
@@ -69,6 +71,16 @@ def _cmd_compare(args) -> int:
                                                 + ("" if difference["ci"] is None else
                                                    f" [{difference['ci'][0]:+.2f}, {difference['ci'][1]:+.2f}]"))
         print(f"  {arm:12s} {summary['mean']:6.2f} ± {summary['std']:.2f}{versus}")
+    if "path" in record:
+        print(f"written to {record['path']}")
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from .repro import run_demonstration
+
+    record = run_demonstration(args.name, preset=args.preset, out=args.out, progress=not args.quiet)
+    print(f"{record['name']} [{record['preset']}]: {record['description']}; {record['wall_clock_s']:.1f} s")
     if "path" in record:
         print(f"written to {record['path']}")
     return 0
@@ -172,8 +184,8 @@ def _cmd_env(args) -> int:
     print(f"{'gpu':13s} {hardware['gpu'] or 'none (CUDA unavailable)'}")
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     plain, mixed = preset_implementations(device, amp=False), preset_implementations(device, amp=True)
-    print(f"\nneuron presets on {device} (implementation SpikingJelly runs; 'custom-op' is its CPU operator for the "
-          "fused profile):")
+    print(f"\nneuron presets on {device} (implementation each runs: 'snnlab-cpu' is snnlab's CPU path, 'custom-op' "
+          "SpikingJelly's CPU operator, 'cuda'/'triton' its fused kernels):")
     print(f"  {'preset':12s} {'float32':16s} AMP (half-precision input)")
     for name in plain:
         print(f"  {name:12s} {plain[name]:16s} {mixed[name]}")
@@ -186,7 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="snnlab", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list reproductions, sweeps, presets, methods, datasets, models and neuron presets")
+    sub.add_parser("list", help="list reproductions, sweeps, comparisons, demos, presets, methods, datasets, models and "
+                                "neuron presets")
     rep = sub.add_parser("reproduce", help="run a paper reproduction and write results/<name>-<preset>.json")
     rep.add_argument("name")
     rep.add_argument("--preset", default="book", choices=PRESETS)
@@ -221,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--quiet", action="store_true", help="no progress bars")
     cmp.add_argument("--resume", action="store_true",
                      help="continue an interrupted run from its finished seeds (OUT/NAME-PRESET.partial/)")
+    demo = sub.add_parser("demo", help="train the networks a chapter measures and write "
+                                       "results/demos/<name>-<preset>.json")
+    demo.add_argument("name")
+    demo.add_argument("--preset", default="book", choices=PRESETS)
+    demo.add_argument("--out", default="results/demos", help="folder for the results file (default: results/demos)")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
     data = sub.add_parser("data", help="prepare (generate or load) a dataset and describe it")
     data.add_argument("name")
     data.add_argument("--baseline", action="store_true",
@@ -239,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"list": _cmd_list, "reproduce": _cmd_reproduce, "sweep": _cmd_sweep,
-               "compare": _cmd_compare, "data": _cmd_data,
+               "compare": _cmd_compare, "demo": _cmd_demo, "data": _cmd_data,
                "bench": _cmd_bench, "env": _cmd_env}[args.command]
     try:
         return handler(args)

@@ -242,6 +242,12 @@ class EnergyReport:
             "norm_ops": self.norm_ops, "e_mac_pj": self.e_mac_pj, "e_ac_pj": self.e_ac_pj,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "EnergyReport":
+        """The report whose :meth:`to_dict` is ``data`` (e.g. read back from a saved record)."""
+        layers = tuple(LayerOps(layer["path"], layer["macs"], layer["sops"], layer["ops"]) for layer in data["layers"])
+        return cls(layers, dict(data["firing_rates"]), data["e_mac_pj"], data["e_ac_pj"], data["steps"])
+
     def table(self) -> str:
         """Plain-text tables: one row per weight layer and the totals; one per neuron layer; the energy summary."""
         width = max([len("layer"), len("total")] + [len(layer.path or "(root)") for layer in self.layers])

@@ -1,4 +1,5 @@
-r"""Which implementation runs each spiking neuron: SpikingJelly's fused CUDA/Triton kernels or its PyTorch reference.
+r"""Which implementation runs each spiking neuron: SpikingJelly's fused CUDA/Triton kernels, its PyTorch reference, or
+snnlab's CPU path.
 
 SpikingJelly 2.0 decides at every call of a multi-step IF, LIF or PLIF neuron (``lif_multi_step`` and its siblings in
 ``spikingjelly.activation_based.functional.neuron``). The call is *fused* when
@@ -17,6 +18,9 @@ currents, so its state would be half precision and no neuron would be fused. snn
 :func:`float32_input`): the state stays float32 and the fused path stays open, while the convolutions around them
 still run in half precision.
 
+snnlab's IF and LIF neurons take none of SpikingJelly's paths for a float32 multi-step call on a CPU: they run
+:func:`snnlab.cpu_neurons.multi_step_neuron`, reported as ``"snnlab-cpu"``.
+
 :func:`implementation` applies SpikingJelly's own predicates to one call; :class:`NeuronPathProbe` records the
 implementation of every neuron of a model during a forward pass. The :class:`~snnlab.train.Trainer` probes its first
 training step and reports what ran (device, AMP, implementations) to :func:`collect_execution`, through which
@@ -32,6 +36,8 @@ from spikingjelly._ops.surrogate import _DTYPES, _surrogate_spec
 from spikingjelly.activation_based import functional, neuron
 from torch import nn
 
+from .cpu_neurons import CPU_IMPLEMENTATION, CPUPath
+
 __all__ = ["NEURON_KINDS", "neuron_kind", "float32_input", "fused_profile", "implementation", "NeuronPathProbe",
            "collect_execution", "report_execution", "summarise_execution"]
 
@@ -40,8 +46,9 @@ NEURON_KINDS = {neuron.IFNode: "if", neuron.LIFNode: "lif", neuron.ParametricLIF
 
 
 def neuron_kind(module: nn.Module) -> str | None:
-    """``"if"``, ``"lif"`` or ``"plif"`` for a SpikingJelly neuron with fused kernels, else ``None``."""
-    return NEURON_KINDS.get(type(module))
+    """``"if"``, ``"lif"`` or ``"plif"`` for a SpikingJelly neuron with fused kernels (or a subclass of one, such as
+    snnlab's CPU nodes), else ``None``."""
+    return next((NEURON_KINDS[cls] for cls in type(module).__mro__ if cls in NEURON_KINDS), None)
 
 
 _HALF = (torch.float16, torch.bfloat16)
@@ -77,7 +84,8 @@ def implementation(kind: str, surrogate_function, x_dtype: torch.dtype, v_dtype:
 
 
 class NeuronPathProbe:
-    """Record, during a ``with`` block, the implementation each IF/LIF/PLIF neuron of ``model`` runs with.
+    """Record, during a ``with`` block, the implementation each IF/LIF/PLIF neuron of ``model`` runs with
+    (``"snnlab-cpu"`` for a call that runs :mod:`snnlab.cpu_neurons`, else :func:`implementation`).
 
     >>> with NeuronPathProbe(model) as probe:
     ...     model(x)
@@ -105,6 +113,9 @@ class NeuronPathProbe:
 
     def _record(self, name: str, kind: str, module: nn.Module, args: tuple, output) -> None:
         x, v = args[0], module.v
+        if isinstance(module, CPUPath) and module.runs_cpu_path(x):
+            self.paths[name] = CPU_IMPLEMENTATION
+            return
         v_dtype = v.dtype if isinstance(v, torch.Tensor) else x.dtype
         self.paths[name] = implementation(kind, module.surrogate_function, x.dtype, v_dtype, x.device)
 

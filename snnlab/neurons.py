@@ -4,9 +4,10 @@ Every neuron is built in multi-step mode (``step_mode='m'``): it takes ``[T, N, 
 same shape. On CUDA, SpikingJelly uses its fused Triton/CUDA kernels automatically, but only for the fusable
 surrogates (:data:`FUSABLE_SURROGATES`) with a Python-number ``alpha`` and a float32 membrane state; any other
 surrogate (for example ``rect``, used by the TSSD, SEEN and Joint A-SNN presets) silently runs the plain PyTorch
-reference loop. snnlab's neurons take their input as float32 (:func:`snnlab.execution.float32_input`), so their
-state stays float32 under autocast and mixed-precision training keeps the fused path; :mod:`snnlab.execution`
-reports which implementation each neuron runs with.
+reference loop. On a CPU, snnlab's IF and LIF neurons run :mod:`snnlab.cpu_neurons` instead (the same spikes and
+state, a few in-place operations per step). snnlab's neurons take their input as float32
+(:func:`snnlab.execution.float32_input`), so their state stays float32 under autocast and mixed-precision training
+keeps the fused path; :mod:`snnlab.execution` reports which implementation each neuron runs with.
 
 Charge equations (SpikingJelly's, :math:`V_{reset}=0` for a hard reset):
 
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 import torch
 from spikingjelly.activation_based import neuron, surrogate
 
+from .cpu_neurons import CPUIFNode, CPULIFNode
 from .execution import NeuronPathProbe, float32_input
 from .names import did_you_mean
 
@@ -112,14 +114,17 @@ class NeuronSpec:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
-    def build(self, step_mode: str = "m", store_v_seq: bool = False):
+    def build(self, step_mode: str = "m", store_v_seq: bool = False, cpu_path: bool = True):
         """Instantiate the SpikingJelly node (multi-step by default), taking its input as float32
-        (:func:`~snnlab.execution.float32_input`)."""
-        node = self._node(step_mode, store_v_seq)
+        (:func:`~snnlab.execution.float32_input`). With ``cpu_path`` an IF or LIF node runs its float32 multi-step
+        calls on a CPU with :func:`snnlab.cpu_neurons.multi_step_neuron` (SpikingJelly's spikes and state, a few
+        in-place operations per step) and SpikingJelly's own path elsewhere (its fused kernels on CUDA); without it
+        the node is SpikingJelly's own class."""
+        node = self._node(step_mode, store_v_seq, cpu_path)
         node.register_forward_pre_hook(float32_input)
         return node
 
-    def _node(self, step_mode: str, store_v_seq: bool):
+    def _node(self, step_mode: str, store_v_seq: bool, cpu_path: bool):
         common = dict(
             v_threshold=float(self.v_threshold),
             v_reset=None if self.v_reset is None else float(self.v_reset),
@@ -129,9 +134,10 @@ class NeuronSpec:
             store_v_seq=store_v_seq,
         )
         if self.kind == "if":
-            return neuron.IFNode(**common)
+            return (CPUIFNode if cpu_path else neuron.IFNode)(**common)
         if self.kind == "lif":
-            return neuron.LIFNode(tau=float(self.tau), decay_input=self.decay_input, **common)
+            return (CPULIFNode if cpu_path else neuron.LIFNode)(tau=float(self.tau), decay_input=self.decay_input,
+                                                                **common)
         return neuron.ParametricLIFNode(init_tau=float(self.tau), decay_input=self.decay_input, **common)
 
 
@@ -175,7 +181,8 @@ def neuron_spec(spec: "str | NeuronSpec" = "lif", **overrides) -> NeuronSpec:
     return base.replace(**overrides) if overrides else base
 
 
-def make_neuron(spec: "str | NeuronSpec" = "lif", *, step_mode: str = "m", store_v_seq: bool = False, **overrides):
+def make_neuron(spec: "str | NeuronSpec" = "lif", *, step_mode: str = "m", store_v_seq: bool = False,
+                cpu_path: bool = True, **overrides):
     """Build a SpikingJelly neuron from a preset name or :class:`NeuronSpec`.
 
     >>> lif = make_neuron("tet")                 # mem = 0.5 mem + x, V_th = 1, hard reset, triangle surrogate
@@ -183,7 +190,7 @@ def make_neuron(spec: "str | NeuronSpec" = "lif", *, step_mode: str = "m", store
 
     The node is multi-step: input ``[T, N, ...]`` → spikes ``[T, N, ...]``.
     """
-    return neuron_spec(spec, **overrides).build(step_mode=step_mode, store_v_seq=store_v_seq)
+    return neuron_spec(spec, **overrides).build(step_mode=step_mode, store_v_seq=store_v_seq, cpu_path=cpu_path)
 
 
 def preset_implementations(device: "str | torch.device" = "cpu", amp: bool = False) -> dict[str, str]:

@@ -33,6 +33,7 @@ from .execution import NeuronPathProbe, report_execution
 from .io import atomic_torch_save
 from .methods.base import Method
 from .reproducibility import derived_seed
+from .threads import configure_threads
 
 __all__ = ["TrainConfig", "Trainer", "NonFiniteLossError", "RUN_OPTIONS", "collate_fn_for", "final_accuracy",
            "tested_epochs", "test_curve"]
@@ -236,8 +237,10 @@ class Trainer:
 
     # -- training ------------------------------------------------------------------------------------------------
     def fit(self) -> list[dict]:
-        """Train from ``start_epoch`` to ``config.epochs``; returns the per-epoch history."""
+        """Train from ``start_epoch`` to ``config.epochs``; returns the per-epoch history. PyTorch computes with the
+        cores other processes leave free (:func:`snnlab.threads.configure_threads`; ``$SNNLAB_THREADS`` overrides)."""
         cfg = self.config
+        configure_threads()
         epochs = range(self.start_epoch, cfg.epochs + 1)
         bar = tqdm(epochs, desc=type(self.method).__name__, unit="epoch", disable=not (cfg.progress and self.is_main),
                    initial=self.start_epoch - 1, total=cfg.epochs)

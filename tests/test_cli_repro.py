@@ -86,6 +86,14 @@ def test_bench_quick_reports_positive_ratios(tmp_path, capsys):
     assert {row["model"] for row in report["neuron_overhead"]} == {"small-cnn", "vgg9"}
     for row in report["neuron_overhead"]:
         assert row["ratio"] == pytest.approx(row["snn_step_s"] / (row["T"] * row["ann_step_s"]))
+        assert row["vs_peers"]["plain-loop"] == pytest.approx(row["snn_step_s"] / row["step_s"]["plain-loop"])
+        assert all(seconds > 0 for seconds in row["step_s"].values())
+    for sweep in (report["scaling"]["time_steps"], report["scaling"]["batch_size"]):
+        assert len(sweep["points"]) == len(sweep["step_s"]) == 2
+        assert set(sweep["fit"]) == {"slope_s", "intercept_s", "r2"}
+    loads = report["threads_under_load"]
+    assert [row["busy_processes"] for row in loads] == [0, 1]
+    assert all(1 <= row["policy_threads"] <= len(row["step_s"]) for row in loads)
     assert report["throughput"]["samples_per_s"] > 0
     short, long = report["implicit_vs_bptt"]                         # t_conv 10 and 20
     assert long["implicit_saved_mib"] == pytest.approx(short["implicit_saved_mib"])      # O(1) in the steps

@@ -162,11 +162,11 @@ def test_cache_failed_write_leaves_no_trusted_entry(tmp_path, monkeypatch):
     cached_arrays("toy", {"seed": 0}, build, root=tmp_path)
     assert build.calls == 2  # the orphan npz was not trusted
 
-    def broken_savez(handle, **arrays):
+    def broken_write(handle, arrays):
         handle.write(b"PK\x03\x04 half an archive")
         raise OSError("disk full")
 
-    monkeypatch.setattr(cache_mod.np, "savez_compressed", broken_savez)
+    monkeypatch.setattr(cache_mod, "_write_npz", broken_write)
     with pytest.raises(OSError):
         cached_arrays("toy", {"seed": 5}, build, root=tmp_path)
     names = entry_files(tmp_path)
@@ -741,6 +741,22 @@ def test_event_digits_loader_is_time_major(cached_digits):
     assert xb.shape == (10, 8, 2, 34, 34) and yb.shape == (8,) and yb.dtype == torch.int64
     assert torch.equal(xb[:, 5], ds[5][0])
     assert len(np.unique(ds.labels.numpy())) == 10  # stratified subset
+
+
+def test_event_digits_per_class_records_the_first_digits_of_each_class(digit_sets, data_home):
+    """``per_class`` generates only the first digits of each class (their own cache entry, split like the whole set);
+    the default entry keeps its parameters, so caches made before the option existed stay valid."""
+    assert digit_sets[2].manifest["params"] == {"seed": 0, "noise_hz": 1.0}
+    train, test = (get_dataset("event-digits", split, per_class=5) for split in ("train", "test"))
+    _, labels = load_digit_images()
+    kept = labels[np.sort(np.concatenate([np.flatnonzero(labels == c)[:5] for c in range(10)]))]
+    assert (len(train), len(test)) == (35, 15) and np.bincount(kept).tolist() == [5] * 10
+    for split, subset in (("train", train), ("test", test)):
+        np.testing.assert_array_equal(subset.labels.numpy(), kept[stratified_split(kept, split, 0.3, 0)])
+    assert train.info.extra["cache"]["file"] != digit_sets[0].info.extra["cache"]["file"]
+    assert train[0][0].shape == (10, 2, 34, 34) and len(train.events[0]) > 50
+    with pytest.raises(ValueError, match="per_class must be a positive number"):
+        get_dataset("event-digits", "train", per_class=0)
 
 
 def test_event_digits_generation_is_deterministic(monkeypatch):

@@ -17,6 +17,11 @@ _REFERENCE_MODULES = {"if": "spikingjelly._ops.if_.reference", "lif": "spikingje
                       "plif": "spikingjelly._ops.plif.reference"}
 
 
+def _cpu_implementation(preset: str) -> str:
+    """What a float32 call of ``preset`` runs on a CPU: snnlab's path for IF/LIF, SpikingJelly's operator for PLIF."""
+    return "snnlab-cpu" if neuron_spec(preset).kind in ("if", "lif") else "custom-op"
+
+
 def _currents_under_autocast(seed: int = 0) -> tuple[nn.Module, torch.Tensor]:
     torch.manual_seed(seed)
     conv = nn.Conv2d(2, 4, 3, padding=1)
@@ -58,7 +63,7 @@ def test_fused_profile_agrees_with_spikingjelly_dispatch(preset, autocast, monke
 
     monkeypatch.setattr(module, "multi_step", spy)
     conv, x = _currents_under_autocast()
-    node = make_neuron(preset)
+    node = make_neuron(preset, cpu_path=False)                       # SpikingJelly's own node and dispatch
     with NeuronPathProbe(node) as probe, torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
         node(conv(x.flatten(0, 1)).unflatten(0, x.shape[:2]))
     fused = fused_profile(node.surrogate_function, torch.float32, node.v.dtype)
@@ -78,8 +83,7 @@ def test_implementation_names_the_cuda_provider_only_for_a_fused_call():
     assert implementation("lif", rect.surrogate_function, torch.float16, torch.float32, "cuda") == "torch-reference"
     assert implementation("lif", fusable.surrogate_function, torch.float16, torch.float16, "cuda") == "torch-reference"
     assert implementation("lif", fusable.surrogate_function, torch.float32, torch.float32, "cpu") == "custom-op"
-    assert preset_implementations("cpu") == {name: "custom-op" if neuron_spec(name).fusable else "torch-reference"
-                                             for name in PRESETS}
+    assert preset_implementations("cpu") == {name: _cpu_implementation(name) for name in PRESETS}
     assert preset_implementations("cpu", amp=True) == preset_implementations("cpu")
 
 
@@ -97,7 +101,7 @@ def test_trainer_reports_what_it_ran(tmp_path, monkeypatch):
         trainer.fit()
     neurons = {f"model.{name}" for name, module in model.named_modules() if neuron_kind(module)}   # method.model
     assert len(neurons) >= 3
-    assert seen == [{"device": "cpu", "amp": False, "neurons": {name: "torch-reference" for name in neurons}}]
+    assert seen == [{"device": "cpu", "amp": False, "neurons": {name: "snnlab-cpu" for name in neurons}}]
 
 
 def test_overrides_and_train_options():
@@ -125,11 +129,11 @@ def test_cli_records_overrides_and_execution(tmp_path, capsys, monkeypatch):
     assert main(["reproduce", "tet", "--preset", "smoke", "--seeds", "1", "--out", str(tmp_path), "--quiet",
                  "--set", "train.epochs=1", "--device", "cpu", "--no-amp"]) == 0
     out = capsys.readouterr().out
-    assert "ran on: cpu, AMP [False], spiking neurons: custom-op" in out
+    assert "ran on: cpu, AMP [False], spiking neurons: snnlab-cpu" in out
     record = json.loads((tmp_path / "tet-smoke.json").read_text())
     assert record["overrides"] == {"train.epochs": 1} and record["setting"]["train"]["epochs"] == 1
     assert "device" not in record["setting"]["train"]                # where it ran is not part of the setting
-    assert record["execution"] == {"devices": ["cpu"], "amp": [False], "neuron_implementations": ["custom-op"],
+    assert record["execution"] == {"devices": ["cpu"], "amp": [False], "neuron_implementations": ["snnlab-cpu"],
                                    "training_runs": 2}
     assert main(["reproduce", "tet", "--preset", "smoke", "--set", "trian.epochs=1", "--out", str(tmp_path)]) == 2
     assert "no group 'trian'" in capsys.readouterr().err
@@ -145,7 +149,7 @@ def test_cli_version_and_env(capsys):
     out = capsys.readouterr().out
     assert "spikingjelly  2.0.0" in out and "neuron presets on cpu" in out
     for name in PRESETS:
-        expected = "custom-op" if neuron_spec(name).fusable else "torch-reference"
+        expected = _cpu_implementation(name)
         assert any(line.split() == [name, expected, expected] for line in out.splitlines())
 
 
@@ -166,8 +170,8 @@ def test_gpu_check_says_no_cuda_and_runs_its_code_on_tiny_sizes(tmp_path, capsys
     for row in report["throughput"]:
         assert set(row["images_per_s"]) == {"fused", "sj-torch", "plain-loop"}
         assert row["ratio_to_fused"]["fused"] == 1.0 and all(v > 0 for v in row["images_per_s"].values())
-        # the fused variant really runs SpikingJelly's fused profile, the other its reference loop
-        assert row["neuron_paths"] == {"fused": ["custom-op"], "sj-torch": ["torch-reference"]}
+        # on a CPU the "fused" variant (snnlab's neurons) runs snnlab's CPU path, the other SpikingJelly's reference loop
+        assert row["neuron_paths"] == {"fused": ["snnlab-cpu"], "sj-torch": ["torch-reference"]}
     epoch = report["tet_paper_epoch"]
     assert epoch["steps_per_epoch"] == 2 and epoch["timed_steps"] == 1 and epoch["epoch_s"] > 0
 
@@ -180,7 +184,7 @@ def test_plain_lif_loop_matches_the_tet_neuron():
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
     try:
-        from gpu_check import PlainLIF
+        from peers import PlainLIF
     finally:
         sys.path.pop(0)
     torch.manual_seed(0)

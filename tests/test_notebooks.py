@@ -249,8 +249,8 @@ def _chapter_records(path: Path) -> tuple[list[Path], str | None]:
         return [], None
     records = []
     for name in re.findall(r"`([\w-]+)`", match.group(1)):
-        found = [p for p in (ROOT / "results" / f"{name}-book.json", ROOT / "results" / "sweeps" / f"{name}-book.json")
-                 if p.is_file()]
+        found = [p for p in (ROOT / "results" / f"{name}-book.json", ROOT / "results" / "sweeps" / f"{name}-book.json",
+                             ROOT / "results" / "demos" / f"{name}-book.json") if p.is_file()]
         assert found, f"{path.name}: no book record named {name!r}"
         records.append(found[0])
     return records, match.group(2)
@@ -267,6 +267,19 @@ def test_rerun_time_in_the_goals_is_the_records_wall_clock(path):
         return
     seconds = sum(json.loads(record.read_text())["wall_clock_s"] for record in records)
     assert int(minutes) == round(seconds / 60), (path.name, minutes, seconds / 60)
+
+
+def test_running_page_lists_each_chapters_rerun_time():
+    """The table of ``rerun = True`` times on *Running the code* is what each chapter's goals announce."""
+    text = (ROOT / "book" / "running.md").read_text()
+    listed = {name: cost.strip() for name, cost in
+              re.findall(r"^\| \[[^\]]+\]\(\.\./notebooks/([\w-]+)\.ipynb\) \| ([^|]+) \|", text, re.MULTILINE)}
+    expected = {}
+    for path in CHAPTERS:
+        records, minutes = _chapter_records(path)
+        names = ", ".join(f"`{record.stem.removesuffix('-book')}`" for record in records)
+        expected[path.stem] = "nothing to retrain" if minutes is None else f"about {minutes} min ({names})"
+    assert listed == expected
 
 
 _NUMBER = r"[−+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
@@ -342,7 +355,11 @@ def record_values(record: dict) -> dict[str, list[float]]:
     sweep point's) mean and per-seed values of its metric and of each further metric, and the paper's numbers.
     Differences: the mean and 95 % Student-t interval of the paired difference between two arms in the same metric
     (two series at the same sweep value), computed here independently of the package; each arm's std; the record's
-    effect and premise. Both: the record's setting and the presets of its reproduction."""
+    effect and premise. Both: the record's setting and the presets of its reproduction. A demonstration's record
+    gives every number it measured and its setting, of any kind."""
+    if "measured" in record:
+        numbers = _numbers_in([record["measured"], record["setting"]])
+        return {"level": numbers, "difference": numbers, "any": numbers, "interval": []}
     if "series" in record:
         groups = {}                                            # a sweep: the series at each value
         for series, points in record["series"].items():

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from snnlab.repro import (assess, get_comparison, get_reproduction, get_sweep, paper_text, recorded_comparison,
-                          recorded_run, recorded_sweep)
+from snnlab.repro import (assess, get_comparison, get_demonstration, get_reproduction, get_sweep, paper_text,
+                          recorded_comparison, recorded_demonstration, recorded_run, recorded_sweep)
 from snnlab.repro.comparisons import differences
 from snnlab.repro.settings import json_roundtrip
 
@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RECORDS = sorted((ROOT / "results").glob("*-book.json"))
 SWEEP_RECORDS = sorted((ROOT / "results" / "sweeps").glob("*-book.json"))
 COMPARISON_RECORDS = sorted((ROOT / "results" / "comparisons").glob("*-book.json"))
+DEMO_RECORDS = sorted((ROOT / "results" / "demos").glob("*-book.json"))
 
 AWAITING_RERUN: set[str] = set()
 """Records made before their book preset last changed (none at present); their chapters show them with the list of
@@ -46,6 +47,7 @@ def test_there_are_book_records():
     assert expected <= {p.name[:-len("-book.json")] for p in RECORDS}
     assert {"tssd-teacher-steps", "ssnn-average-steps"} <= {p.name[:-len("-book.json")] for p in SWEEP_RECORDS}
     assert {"common-ground"} <= {p.name[:-len("-book.json")] for p in COMPARISON_RECORDS}
+    assert {"tssd-inference", "ssnn-transformer", "energy-twins"} <= {p.name[:-len("-book.json")] for p in DEMO_RECORDS}
 
 
 @pytest.mark.parametrize("path", RECORDS, ids=[p.stem for p in RECORDS])
@@ -85,6 +87,13 @@ def test_comparison_record_matches_its_preset(path):
     assert tuple(record["arms"]) == comparison.arms and record["baseline"] == comparison.baseline
     assert all(arm["n"] == comparison.settings("book")["seeds"] for arm in record["arms"].values())
     assert record["differences"] == differences(record["arms"], record["baseline"])   # recomputed from the seeds
+
+
+@pytest.mark.parametrize("path", DEMO_RECORDS, ids=[p.stem for p in DEMO_RECORDS])
+def test_demonstration_record_matches_its_preset(path):
+    record = _read_back_current(path, recorded_demonstration, "demo")
+    assert record["setting"] == json_roundtrip(get_demonstration(record["name"]).settings("book"))
+    assert record["measured"] and record["wall_clock_s"] > 0 and record["execution"]["training_runs"] > 0
 
 
 @pytest.mark.parametrize("path", RECORDS, ids=[p.stem for p in RECORDS])

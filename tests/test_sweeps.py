@@ -75,7 +75,7 @@ def test_tssd_and_ssnn_sweeps_run_at_the_smoke_preset(tmp_path, monkeypatch):
     tssd = run_sweep("tssd-teacher-steps", "smoke", out=None, progress=False)
     assert tssd["values"] == [2, 4] and all(0 <= p["mean"] <= 100 for p in tssd["series"]["tssd"])
     # one training run per point and seed, on this CPU, with TSSD's rectangular surrogate (never fused)
-    assert tssd["execution"] == {"devices": ["cpu"], "amp": [False], "neuron_implementations": ["torch-reference"],
+    assert tssd["execution"] == {"devices": ["cpu"], "amp": [False], "neuron_implementations": ["snnlab-cpu"],
                                  "training_runs": 2}
     ssnn = run_sweep("ssnn-average-steps", "smoke", out=None, progress=False)
     assert [p["mean"] for p in ssnn["series"]["T_avg"]] == [2.0, 3.0]

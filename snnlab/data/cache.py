@@ -13,6 +13,7 @@ import json
 import os
 import time
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Callable
 
@@ -23,6 +24,10 @@ from ..io import atomic_path, atomic_write_json
 __all__ = ["data_root", "cached_arrays", "content_checksum", "file_digest", "CacheEntry"]
 
 _ENV = "SNNLAB_DATA"
+_COMPRESSION_LEVEL = 1
+"""zlib level of the npz files: level 1 writes the event streams of a generated set about four times faster than
+numpy's ``savez_compressed`` (level 6) into a file only a few percent larger (``event-digits``: 18.8 MB in 1.8 s
+against 18.5 MB in 7.6 s on 2 cores)."""
 
 
 def data_root() -> Path:
@@ -52,6 +57,15 @@ def content_checksum(arrays: dict[str, np.ndarray]) -> str:
         digest.update(f"{name}|{array.dtype.descr}|{array.shape}|".encode())
         digest.update(array.tobytes())
     return digest.hexdigest()
+
+
+def _write_npz(handle, arrays: dict[str, np.ndarray]) -> None:
+    """``arrays`` to the binary file ``handle`` as an npz archive that ``np.load`` reads: one ``<name>.npy`` member
+    per array, deflated at :data:`_COMPRESSION_LEVEL`."""
+    with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED, compresslevel=_COMPRESSION_LEVEL) as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
 
 
 def _params_key(name: str, params: dict, version: int) -> str:
@@ -122,7 +136,7 @@ def cached_arrays(name: str, params: dict, build: Callable[[], dict[str, np.ndar
     seconds = time.perf_counter() - start
     with atomic_path(npz) as tmp:
         with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
+            _write_npz(handle, arrays)
     manifest = {"name": name, "version": version, "params": json.loads(json.dumps(params, default=str)),
                 "content_sha256": content_checksum(arrays), "file_sha256": file_digest(npz),
                 "bytes": npz.stat().st_size, "seconds": round(seconds, 3)}

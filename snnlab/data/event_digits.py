@@ -44,13 +44,22 @@ def _saccade_paths(n: int, rng: np.random.Generator) -> np.ndarray:
     return offset + corners[:, leg] + frac * (corners[:, leg + 1] - corners[:, leg])
 
 
-def generate_event_digits(seed: int = 0, noise_hz: float = 1.0, threshold: float = 0.3,
-                          chunk: int = 128) -> dict[str, np.ndarray]:
-    """Events of all 1,797 digits: ``{"events": concatenated EVENT_DTYPE, "counts", "labels", "contrast"}``."""
+def _first_per_class(labels: np.ndarray, per_class: int) -> np.ndarray:
+    """Sorted indices of the first ``per_class`` items of each class (all of a class that has fewer)."""
+    return np.sort(np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in np.unique(labels)]))
+
+
+def generate_event_digits(seed: int = 0, noise_hz: float = 1.0, threshold: float = 0.3, chunk: int = 128,
+                          per_class: int | None = None) -> dict[str, np.ndarray]:
+    """Events of all 1,797 digits (or of the first ``per_class`` of each class): ``{"events": concatenated
+    EVENT_DTYPE, "counts", "labels", "contrast"}``."""
     import torch
     import torch.nn.functional as F
 
     images, labels = load_digit_images()
+    if per_class is not None:
+        keep = _first_per_class(labels, per_class)
+        images, labels = images[keep], labels[keep]
     digits = F.interpolate(torch.from_numpy(images)[:, None], size=(_DIGIT_PX, _DIGIT_PX), mode="bilinear",
                            align_corners=False)[:, 0].numpy()
     rng = np.random.default_rng(seed)
@@ -70,21 +79,26 @@ def generate_event_digits(seed: int = 0, noise_hz: float = 1.0, threshold: float
 @register_dataset("event-digits")
 def event_digits(split: str, frames: int | None = 10, time_window_us: int | None = None, size: int | None = None,
                  train_limit: int | None = None, test_fraction: float = 0.3, noise_hz: float = 1.0,
-                 seed: int = 0, polarity: str = "split") -> EventFrames:
+                 seed: int = 0, polarity: str = "split", per_class: int | None = None) -> EventFrames:
     """N-MNIST-like event streams of the UCI digits, served as ``[T, 2, H, W]`` event-count frames.
 
     Framing: ``frames`` equal bins over the 300 ms recording, or ``time_window_us`` slices (e.g. ``30_000`` →
     10 frames); ``size`` downsamples the 34×34 sensor (e.g. 17). The split is the same stratified split as
     ``digits`` (``test_fraction``, ``seed``); ``train_limit`` keeps a stratified subset of the training split.
+    ``per_class`` records only the first ``per_class`` digits of each class (a smaller set, generated in
+    proportionally less time; its own cache entry), split the same way.
     ``polarity="merge"`` counts both polarities in one channel (``[T, 1, H, W]``, see
     :data:`~snnlab.data.events.POLARITIES`). Raw streams are in ``dataset.events`` (tonic-compatible ``(x, y, t, p)`` arrays, t in µs).
     """
     if time_window_us is not None:
         frames = None
+    if per_class is not None and per_class < 1:
+        raise ValueError(f"per_class must be a positive number of digits per class, got {per_class}")
     spec = FrameSpec(sensor_size=SENSOR, duration_us=DURATION_US, frames=frames, time_window_us=time_window_us,
                      size=(size, size) if size else None, polarity=polarity)
-    params = {"seed": seed, "noise_hz": noise_hz}
-    entry = cached_arrays("event-digits", params, lambda: generate_event_digits(seed, noise_hz), version=_VERSION)
+    params = {"seed": seed, "noise_hz": noise_hz, **({} if per_class is None else {"per_class": per_class})}
+    entry = cached_arrays("event-digits", params, lambda: generate_event_digits(seed, noise_hz, per_class=per_class),
+                          version=_VERSION)
     labels = entry["labels"]
     index = stratified_split(labels, split, test_fraction, seed, train_limit)
     info = DatasetInfo(

@@ -18,8 +18,8 @@ from typing import Callable
 
 from ..execution import collect_execution
 from ..io import atomic_write_json
-from ..names import Registry, did_you_mean
-from .registry import PRESETS, data_summary, provenance, recorded_arms, run_seeds, summarise_arms
+from ..names import Registry
+from .registry import check_presets, data_summary, preset_setting, provenance, recorded_arms, run_seeds, summarise_arms
 from .results import paired_effect
 from .seed_store import SeedStore, check_writable
 from .settings import json_roundtrip, stale_differences
@@ -49,14 +49,10 @@ class Comparison:
     def __post_init__(self):
         if self.baseline not in self.arms:
             raise ValueError(f"comparison {self.name!r}: the baseline {self.baseline!r} is not one of its arms")
-        missing = set(PRESETS) - set(self.presets)
-        if missing:
-            raise ValueError(f"comparison {self.name!r} lacks presets {sorted(missing)}")
+        check_presets("comparison", self.name, self.presets)
 
     def settings(self, preset: str) -> dict:
-        if preset not in PRESETS:
-            raise ValueError(f"unknown preset {preset!r}; choose one of {PRESETS}{did_you_mean(preset, PRESETS)}")
-        return self.presets[preset]
+        return preset_setting(self.presets, preset)
 
 
 _COMPARISONS = Registry("comparison")

@@ -21,7 +21,8 @@ from .settings import apply_overrides, json_roundtrip, stale_differences, with_t
 
 __all__ = ["PRESETS", "BOOK_SEEDS", "VERDICTS", "PaperVariant", "Premise", "Reproduction", "register",
            "get_reproduction", "reproduction_names", "run", "run_seeds", "recorded_arms", "summarise_arms", "data_summary", "provenance",
-           "assess", "check_preset", "recorded_run", "read_record", "arm_value", "arm_gap"]
+           "assess", "check_preset", "preset_setting", "check_presets", "recorded_run", "read_record", "arm_value",
+           "arm_gap"]
 
 PRESETS = ("smoke", "book", "paper")
 """``smoke``: seconds, for tests; ``book``: embedded data on a 2-core CPU (the notebooks' default);
@@ -70,11 +71,8 @@ class Reproduction:
     """The condition the claim depends on, measured in every run (required by :func:`register`)."""
 
     def settings(self, preset: str, variant: str | None = None) -> dict:
-        if preset not in PRESETS:
-            raise ValueError(f"unknown preset {preset!r}; choose one of {PRESETS}{did_you_mean(preset, PRESETS)}")
-        if variant is None:
-            return self.presets[preset]
-        return self._variant(preset, variant).settings
+        setting = preset_setting(self.presets, preset)
+        return setting if variant is None else self._variant(preset, variant).settings
 
     def target(self, preset: str, variant: str | None = None) -> dict | None:
         """The paper's result a run of ``preset`` (and ``variant``) is compared with."""
@@ -90,13 +88,27 @@ class Reproduction:
         return self.variants[variant]
 
 
+def preset_setting(presets: dict[str, dict], preset: str) -> dict:
+    """``presets[preset]``; a ``ValueError`` naming the valid presets (and the closest) for one outside
+    :data:`PRESETS`."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {PRESETS}{did_you_mean(preset, PRESETS)}")
+    return presets[preset]
+
+
+def check_presets(kind: str, name: str, presets: dict[str, dict]) -> None:
+    """Refuse a ``kind`` of entry (a reproduction, a comparison, ...) called ``name`` whose ``presets`` lack one of
+    :data:`PRESETS`."""
+    missing = set(PRESETS) - set(presets)
+    if missing:
+        raise ValueError(f"{kind} {name!r} lacks presets {sorted(missing)}")
+
+
 _REGISTRY = Registry("reproduction")
 
 
 def register(reproduction: Reproduction) -> Reproduction:
-    missing = set(PRESETS) - set(reproduction.presets)
-    if missing:
-        raise ValueError(f"reproduction {reproduction.name!r} lacks presets {sorted(missing)}")
+    check_presets("reproduction", reproduction.name, reproduction.presets)
     if reproduction.premise is None:
         raise ValueError(f"reproduction {reproduction.name!r} declares no premise: state the condition its claim "
                          "depends on as a Premise, measured from its arms")

@@ -10,22 +10,27 @@ plainly at ``T_t``, tested at ``T_t`` (the premise: more steps help) and at ``T_
 network trained long does not simply run shorter). Two reproductions share this code: ``tssd`` on a static set (the
 setting's ``encoding``, direct or Poisson: a causal network's first ``T_s`` steps of the ``T_t``-step input are the
 ``T_s``-step run, so one pass gives student and teacher) and ``tssd-events`` on event frames (the teacher sees ``T_t``
-frames, the student their first ``T_s``).
+frames, the student their first ``T_s``). The demonstration ``tssd-inference`` trains one network each way on the
+``tssd`` setting and measures them at every number of inference steps (:func:`inference_steps_demo`).
 """
 from __future__ import annotations
 
 from itertools import islice
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
 from ..methods import TSSD, MeanOutputCE
+from ..reproducibility import seed_everything
 from ..train import final_accuracy, test_curve
 from .common import arm_result, fit, held_out_accuracy, load_data, train_arm
+from .demos import Demonstration, register_demonstration
 from .registry import BOOK_SEEDS, PaperVariant, Premise, Reproduction, arm_gap, register
 from .sweeps import Sweep, register_sweep
 
-__all__ = ["STATIC_PRESETS", "EVENT_PRESETS", "STATIC_VARIANTS", "EVENT_VARIANTS", "ARMS", "run_seed"]
+__all__ = ["STATIC_PRESETS", "EVENT_PRESETS", "STATIC_VARIANTS", "EVENT_VARIANTS", "ARMS", "EXIT_THRESHOLDS",
+           "run_seed", "inference_steps_demo"]
 
 ARMS = ("tssd", "plain", "tsd-only", "ssd-only", "ce-both", "tssd-detached", "plain-Tt-at-Ts")
 """TSSD first, the plain network at ``T_s`` second (the compared pair), then the ablations, the control without
@@ -103,15 +108,20 @@ def _accuracy_at(model, T: int, settings: dict, data, seed: int) -> float:
     return held_out_accuracy(MeanOutputCE(model, T, _encoding(settings)), settings, data, seed)
 
 
+def _test_loader(settings: dict, data) -> DataLoader:
+    """``data``'s test split in order, in batches of the setting's size."""
+    return DataLoader(data[1], batch_size=settings["train"]["batch_size"], shuffle=False,
+                      collate_fn=getattr(data[1], "collate_fn", None))
+
+
 @torch.no_grad()
 def _output_scale(model, T: int, settings: dict, data, batches: int = 8) -> float:
     """The mean absolute class score :math:`|f(x;\theta,T)|` of a trained ``model`` over the first ``batches``
     test batches: how large the logits that the L2 distillation terms compare have grown."""
     method = MeanOutputCE(model, T, _encoding(settings)).eval()
-    loader = DataLoader(data[1], batch_size=settings["train"]["batch_size"], shuffle=False,
-                        collate_fn=getattr(data[1], "collate_fn", None))
     device = next(model.parameters()).device
-    scales = [method.predict(inputs.to(device)).abs().mean().item() for inputs, _ in islice(loader, batches)]
+    scales = [method.predict(inputs.to(device)).abs().mean().item()
+              for inputs, _ in islice(_test_loader(settings, data), batches)]
     return sum(scales) / len(scales)
 
 
@@ -166,3 +176,44 @@ def teacher_steps_point(settings: dict, T_t: int, seed: int, progress: bool) -> 
 register_sweep(Sweep(name="tssd-teacher-steps", reproduction="tssd", parameter="T_t", run_point=teacher_steps_point,
                      values={"smoke": (2, 4), "book": (2, 4, 6, 8), "paper": (2, 4, 6, 8)},
                      description="TSSD's accuracy at T_s as the temporal teacher runs longer"))
+
+
+EXIT_THRESHOLDS = tuple(float(value) for value in np.linspace(0.3, 0.99, 15))
+"""Confidence thresholds of the weak classifier's early exit in the demonstration (0.3 to 0.99)."""
+
+
+@torch.no_grad()
+def _early_exit(method: TSSD, settings: dict, data) -> dict:
+    """Test accuracy (%) with the weak classifier's early exit and the share (%) of test samples it answers alone,
+    at every threshold of :data:`EXIT_THRESHOLDS` (:meth:`~snnlab.methods.TSSD.early_exit`)."""
+    method.eval()
+    device = next(method.parameters()).device
+    batches = [(inputs.to(device), targets.to(device)) for inputs, targets in _test_loader(settings, data)]
+    total = sum(len(targets) for _, targets in batches)
+    curve = {"thresholds": list(EXIT_THRESHOLDS), "accuracy": [], "exited": []}
+    for threshold in EXIT_THRESHOLDS:
+        outcomes = [(method.early_exit(inputs, threshold), targets) for inputs, targets in batches]
+        curve["accuracy"].append(100 * sum((p == t).sum().item() for (p, _), t in outcomes) / total)
+        curve["exited"].append(100 * sum(exited.sum().item() for (_, exited), _ in outcomes) / total)
+    return curve
+
+
+def inference_steps_demo(settings: dict, progress: bool) -> dict:
+    """One network trained with TSSD and one trained plainly at ``T_s`` (seed 0, the same initial weights and
+    training): each one's test accuracy at every number of inference steps ``T = 1 .. 2 T_t`` (trained weights do not
+    depend on the steps they are later run for), and TSSD's weak classifier as an early exit (:func:`_early_exit`)."""
+    data = load_data(settings)
+    T_s, classes = settings["T_s"], data[0].info.num_classes
+    tssd, _ = fit(_tssd(settings, classes, settings["alpha"], settings["beta"]), settings, 0, progress, data)
+    plain, _ = fit(lambda model: MeanOutputCE(model, T_s, _encoding(settings)), settings, 0, progress, data)
+    steps = list(range(1, 2 * settings["T_t"] + 1))
+    accuracy = {arm: [_accuracy_at(method.model, T, settings, data, 0) for T in steps]
+                for arm, method in (("tssd", tssd), ("plain", plain))}
+    seed_everything(0)                                  # the Poisson code of the early-exit passes
+    return {"steps": steps, "accuracy": accuracy, "early_exit": _early_exit(tssd, settings, data)}
+
+
+register_demonstration(Demonstration(
+    name="tssd-inference", presets=STATIC_PRESETS, run=inference_steps_demo,
+    description="One network trained with TSSD and one plainly at T_s (seed 0): test accuracy at every number of "
+                "inference steps, and the weak classifier as an early exit"))
