@@ -55,9 +55,9 @@ PAPER_EPOCH = dict(samples=9000, T=10, input=(2, 48, 48), batch=128, model={})
 TINY_EPOCH = dict(samples=8, T=2, input=(2, 16, 16), batch=4, model=dict(width_mult=0.0625))
 
 
-def _reference_path(node: nn.Module) -> nn.Module:
-    """SpikingJelly's own ``tet`` neuron with its surrogate's ``alpha`` as a tensor: SpikingJelly then runs its PyTorch
-    reference, on any device."""
+def _reference_path(_node: nn.Module) -> nn.Module:
+    """A replacement for a ``tet`` neuron: SpikingJelly's own node with its surrogate's ``alpha`` as a tensor, which
+    SpikingJelly then runs with its PyTorch reference, on any device."""
     node = make_neuron("tet", cpu_path=False)
     node.surrogate_function.alpha = torch.tensor(float(node.surrogate_function.alpha))
     return node

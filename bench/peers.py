@@ -97,17 +97,16 @@ def replace_neurons(model: nn.Module, make) -> nn.Module:
 
 
 def peer_neuron(variant: str) -> nn.Module:
-    """One ``tet``-preset neuron as ``variant`` implements it."""
+    """One ``tet``-preset neuron as a peer of snnlab's implements it (``variant``: any of :data:`VARIANTS` but
+    ``snnlab``, whose neurons the model already has)."""
     spec = neuron_spec(NEURON)
-    if variant == "snnlab":
-        return make_neuron(spec)
     if variant == "spikingjelly":
         return make_neuron(spec, cpu_path=False)
     if variant == "plain-loop":
         return PlainLIF(1 - 1 / spec.tau, spec.v_threshold)
     if variant == "snntorch":
         return SnnTorchLeaky(1 - 1 / spec.tau, spec.v_threshold)
-    raise ValueError(f"unknown variant {variant!r}; choose one of {VARIANTS}")
+    raise ValueError(f"unknown peer {variant!r}; choose one of {VARIANTS[1:]}")
 
 
 def build_variant(name: str, variant: str, seed: int = 0, **model_options) -> nn.Module:

@@ -6,7 +6,6 @@ into the default folder also rewrites the README's performance tables from the r
 from __future__ import annotations
 
 import argparse
-import os
 import importlib.metadata
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ import throughput  # noqa: E402
 from peers import snntorch_available  # noqa: E402
 from snnlab.io import atomic_write_json  # noqa: E402
 from snnlab.reproducibility import environment_info  # noqa: E402
-from snnlab.threads import ENV, configure_threads, usable_cores  # noqa: E402
+from snnlab.threads import fixed_threads, usable_cores  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "out"
 
@@ -58,21 +57,21 @@ def main(argv=None) -> dict:
     parser.add_argument("--threads", type=int, default=usable_cores(),
                         help="torch threads for every measurement but the thread sweep (default: all usable cores)")
     args = parser.parse_args(argv)
-    os.environ[ENV] = str(configure_threads(args.threads))       # the Trainer keeps this count too
     if args.quick:
         repeats, steps, sweep = 1, (2,), dict(steps=(1, 2), batches=(4, 8))
     else:
         repeats, steps, sweep = 11, (4, 8), {}
-    if not snntorch_available():
-        print("snnTorch is not installed (pip install 'snnlab[bench]'): its peer is left out")
-    report = {"neuron_overhead": [neuron_overhead.measure(name, T, repeats)
-                                  for name in neuron_overhead.CASES for T in steps],
-              "scaling": scaling.measure(repeats, **sweep),
-              "threads_under_load": thread_load.measure(repeats, loads=(0, 1) if args.quick else None),
-              "throughput": throughput.measure(epochs=1 if args.quick else 2),
-              "implicit_vs_bptt": implicit_memory.measure((10, 20) if args.quick else (30, 100, 300), repeats),
-              "quick": args.quick, **environment_info(), "torch_threads": torch.get_num_threads(),
-              "snntorch": importlib.metadata.version("snntorch") if snntorch_available() else None}
+    with fixed_threads(args.threads):                        # the Trainer keeps this count too
+        if not snntorch_available():
+            print("snnTorch is not installed (pip install 'snnlab[bench]'): its peer is left out")
+        report = {"neuron_overhead": [neuron_overhead.measure(name, T, repeats)
+                                      for name in neuron_overhead.CASES for T in steps],
+                  "scaling": scaling.measure(repeats, **sweep),
+                  "threads_under_load": thread_load.measure(repeats, loads=(0, 1) if args.quick else None),
+                  "throughput": throughput.measure(epochs=1 if args.quick else 2),
+                  "implicit_vs_bptt": implicit_memory.measure((10, 20) if args.quick else (30, 100, 300), repeats),
+                  "quick": args.quick, **environment_info(), "torch_threads": torch.get_num_threads(),
+                  "snntorch": importlib.metadata.version("snntorch") if snntorch_available() else None}
     _print_summary(report)
     path = Path(args.out) / "bench.json"
     atomic_write_json(report, path)

@@ -14,10 +14,11 @@ from __future__ import annotations
 import os
 import statistics
 import time
+from contextlib import contextmanager
 
 import torch
 
-__all__ = ["ENV", "usable_cores", "busy_processes", "auto_threads", "configure_threads"]
+__all__ = ["ENV", "usable_cores", "busy_processes", "auto_threads", "configure_threads", "fixed_threads"]
 
 ENV = "SNNLAB_THREADS"
 _SAMPLES, _INTERVAL_S = 5, 0.01
@@ -80,3 +81,19 @@ def configure_threads(threads: "int | str | None" = None) -> int:
     if count != torch.get_num_threads():
         torch.set_num_threads(count)
     return count
+
+
+@contextmanager
+def fixed_threads(count: int):
+    """Within the block, PyTorch computes with ``count`` threads and :func:`configure_threads` keeps them (as
+    ``$SNNLAB_THREADS`` would); the thread count and the variable are restored after it."""
+    before, variable = torch.get_num_threads(), os.environ.get(ENV)
+    os.environ[ENV] = str(configure_threads(count))
+    try:
+        yield count
+    finally:
+        if variable is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = variable
+        torch.set_num_threads(before)

@@ -1,6 +1,8 @@
 """The thread policy: free cores, decided once per process, overridable."""
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -52,3 +54,15 @@ def test_auto_is_decided_once_per_process_and_the_environment_overrides(monkeypa
         monkeypatch.setenv(threads.ENV, bad)
         with pytest.raises(ValueError, match="SNNLAB_THREADS"):
             threads.configure_threads()
+
+
+def test_fixed_threads_holds_the_count_for_the_trainer_and_restores_everything(monkeypatch):
+    torch.set_num_threads(2)
+    monkeypatch.setattr(threads, "busy_processes", lambda: 1)            # auto would pick fewer
+    with threads.fixed_threads(2):
+        assert threads.configure_threads() == 2 == torch.get_num_threads()
+    assert threads.ENV not in os.environ and torch.get_num_threads() == 2
+    monkeypatch.setenv(threads.ENV, "torch")
+    with threads.fixed_threads(1):
+        assert torch.get_num_threads() == 1
+    assert os.environ[threads.ENV] == "torch" and torch.get_num_threads() == 2
