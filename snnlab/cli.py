@@ -1,4 +1,4 @@
-"""The ``snnlab`` command: list, reproduce, sweep, compare, demo, data, bench, env."""
+"""The ``snnlab`` command: list, reproduce, sweep, compare, demo, data, export, bench, env."""
 from __future__ import annotations
 
 import argparse
@@ -10,12 +10,9 @@ __all__ = ["main"]
 
 
 def _version() -> str:
-    from importlib import metadata
+    from . import DISTRIBUTION, __version__
 
-    try:
-        return metadata.version("snnlab")
-    except metadata.PackageNotFoundError:
-        return "unknown (not installed)"
+    return f"{__version__} ({DISTRIBUTION})"
 
 
 def _cmd_list(args) -> int:
@@ -87,7 +84,8 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_reproduce(args) -> int:
-    from .repro import run
+    from .repro import effect_text, run
+    from .repro.report import premise_text
 
     from .repro.settings import parse_override
 
@@ -104,9 +102,12 @@ def _cmd_reproduce(args) -> int:
     interval = "" if effect["ci"] is None else f", 95% CI [{effect['ci'][0]:+.2f}, {effect['ci'][1]:+.2f}]"
     mde = "" if effect["mde"] is None else f", MDE {effect['mde']:.2f}"
     print(f"  effect ({effect['of']}): {effect['mean']:+.2f} ± {effect['std']:.2f}{interval}{mde}")
-    print(f"  premise: {premise['statement']}: measured {premise['measured']:.2f} "
-          f"({premise['comparison']} {premise['threshold']:g}) -> {'holds' if premise['holds'] else 'not met'}")
-    print(f"  verdict: {effect['verdict']}")
+    print(f"  premise: {premise_text(premise)}".replace("**", ""))
+    for name, reading in record["readings"].items():
+        print(f"  reading {name} ({reading['of']}): {effect_text(reading['effect'])} -> {reading['effect']['verdict']}")
+    for name, claim in record["further_claims"].items():
+        print(f"  further claim {name} ({claim['of']}): {effect_text(claim)} -> {claim['verdict']}")
+    print(f"  verdict: {effect['verdict']} ({record['protocol_status']}; protocol {record['protocol_hash'][:12]})")
     execution = record["execution"]
     print(f"  ran on: {', '.join(execution['devices']) or '-'}, AMP {execution['amp'] or '-'}, spiking neurons: "
           f"{', '.join(execution['neuron_implementations']) or 'none'}")
@@ -192,6 +193,34 @@ def _cmd_env(args) -> int:
     return 0
 
 
+def _cmd_export(args) -> int:
+    from .io import atomic_path
+    from .repro.export import COLUMNS, history_rows, records_named, table_text, tidy_rows
+
+    rows_of = history_rows if args.history else tidy_rows
+    rows = [row for record in records_named(args.name, args.results) for row in rows_of(record)]
+    text = table_text(rows, args.format, None if args.history else list(COLUMNS))
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        with atomic_path(args.output) as tmp:
+            tmp.write_text(text)
+        print(f"{len(rows)} rows -> {args.output}", file=sys.stderr)
+    return 0
+
+
+def _cmd_protocol(args) -> int:
+    import json
+
+    from .repro import get_reproduction
+    from .repro.protocol import protocol_hash
+
+    protocol = get_reproduction(args.name).protocol(args.preset, args.variant)
+    print(json.dumps(protocol, indent=2, ensure_ascii=False))
+    print(f"protocol_hash {protocol_hash(protocol)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .repro import BOOK_SEEDS, PRESETS
 
@@ -250,6 +279,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="run the benchmarks in bench/ (ratios measured side by side)")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke check of the benchmark code)")
     bench.add_argument("--out", default="bench/out", help="folder for the benchmark JSON (default: bench/out)")
+    export = sub.add_parser("export", help="a reproduction's records as a tidy table: reproduction, preset, "
+                                           "variant, reading, arm, seed, metric, value")
+    export.add_argument("name")
+    export.add_argument("--format", default="csv", choices=("csv", "json"), help="csv (default) or json")
+    export.add_argument("--history", action="store_true",
+                        help="the per-epoch training history instead (loss terms, accuracies, learning rate, time)")
+    export.add_argument("--results", default="results", help="folder holding the records (default: results)")
+    export.add_argument("-o", "--output", default=None, help="file to write (default: standard output)")
+    protocol = sub.add_parser("protocol", help="the frozen protocol a reproduction runs under (claim, comparison, "
+                                               "premise, readings, analysis, setting, seeds) and its hash")
+    protocol.add_argument("name")
+    protocol.add_argument("--preset", default="book", choices=PRESETS)
+    protocol.add_argument("--variant", default=None, help="another of the paper's settings, at --preset paper")
     env = sub.add_parser("env", help="versions, devices and the implementation each neuron preset runs with")
     env.add_argument("--device", default=None, help="device to inspect (default: cuda when available, else cpu)")
     return parser
@@ -259,10 +301,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"list": _cmd_list, "reproduce": _cmd_reproduce, "sweep": _cmd_sweep,
                "compare": _cmd_compare, "demo": _cmd_demo, "data": _cmd_data,
-               "bench": _cmd_bench, "env": _cmd_env}[args.command]
+               "bench": _cmd_bench, "env": _cmd_env, "export": _cmd_export,
+               "protocol": _cmd_protocol}[args.command]
     try:
         return handler(args)
-    except (ValueError, OSError) as err:  # bad names or settings, missing or unwritable files
+    except (ValueError, OSError, FloatingPointError) as err:  # bad names, settings or data; missing or unwritable files
         print(f"snnlab {args.command}: error: {err}", file=sys.stderr)
         return 2
 

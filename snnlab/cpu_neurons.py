@@ -46,8 +46,9 @@ from __future__ import annotations
 import math
 
 import torch
-from spikingjelly._ops.surrogate import _surrogate_spec
 from spikingjelly.activation_based import neuron
+
+from .spikingjelly_private import surrogate_spec
 
 __all__ = ["multi_step_neuron", "surrogate_derivative", "CPUPath", "CPUIFNode", "CPULIFNode", "CPU_IMPLEMENTATION"]
 
@@ -79,7 +80,7 @@ def _closed_form_(z: torch.Tensor, alpha: float, surrogate_id: int) -> torch.Ten
 def surrogate_derivative(surrogate_function, z: torch.Tensor) -> torch.Tensor:
     """:math:`\\sigma'(z)` for every element, written over ``z``: SpikingJelly's closed form for its fusable surrogates,
     else the surrogate's own backward (so any SpikingJelly surrogate, e.g. ``Rect``)."""
-    spec = _surrogate_spec(surrogate_function)
+    spec = surrogate_spec(surrogate_function)
     if spec is not None:
         surrogate_id, alpha = spec
         return _closed_form_(z, alpha, surrogate_id)

@@ -1,42 +1,52 @@
 r"""Operation counts, energy estimates, firing rates and Norm#OPS for a forward pass of any model.
 
-Counting is done by SpikingJelly's ``op_counter`` (``DispatchCounterMode`` intercepts every aten op): a matrix
-product or convolution whose input is **binary** (every value 0 or 1, checked at run time) costs one
-accumulate (AC, a synaptic operation or SOP) per weight a spike actually uses; one on an **analog** input costs
-multiply-accumulates (MACs). So under direct encoding the first layer of an SNN counts MACs, the later ones SOPs,
-and an ANN counts MACs only.
-
-Only weight layers (convolutions, linear layers, matrix products) are counted, as in the papers: batch norm is
-taken as folded into the preceding weights at inference, and neuron updates, pooling and additions are not
-counted. Two consequences to know when reading a report:
-
-* a weight layer after an average pool sees non-binary input (the mean of spikes), so it counts MACs, the same as
-  a classifier after global average pooling does;
-* an analog input that happens to be all 0/1 (e.g. binarised images) counts as spikes.
-
 **The counting convention of the whole kit** (this module, the rate-coded and TTFS counts of
-:mod:`snnlab.conversion.rate`, every chapter):
+:mod:`snnlab.conversion.rate`, every chapter). An SNN is charged as a *spike-driven* network, the way the spiking
+transformer papers count it (Spikformer, Zhou et al., ICLR 2023; Spike-driven Transformer, Yao et al., NeurIPS
+2023: the first, encoding layer's MACs once, every later layer's synaptic operations at every step), with the
+compute-only 45 nm energies of Horowitz (ISSCC 2014) that the distillation papers use (e.g. SpikingBERT, Bal &
+Sengupta, AAAI 2024):
 
-1. *Every time step counts.* A weight layer's operations are counted each time it runs, so the first layer of a
-   T-step SNN under direct encoding costs T times its MACs, although its input is the same at every step (a
-   deployment that caches that current would need 1/T of them; papers that count it once, e.g. Spikformer, report
-   less for the same network).
-2. *Padding.* An analog (MAC) layer counts the products with its zero padding, as a dense convolution computes
-   them; a spike-driven layer counts one AC per spike delivered through a weight, so padding that never spikes
-   costs nothing. (In TTFS coding every neuron, padded positions included, spikes once.)
-3. *Not counted:* pooling, batch norm (folded), neuron updates and additions.
-4. *The ANN comparison is the ANN's own single pass:* :attr:`EnergyReport.ann_energy_pj` charges the dense work of
-   one time step as MACs, not T steps of it.
+1. *Weight layers only.* Convolutions, linear layers and matrix products are counted. Batch norm is folded into the
+   preceding weights at inference; neuron updates, pooling and additions are not counted.
+2. *A spike costs one accumulate per synapse it reaches.* A weight layer whose input is binary (every value 0 or 1,
+   checked at run time) performs one accumulate (AC, a synaptic operation or SOP; :data:`E_AC_PJ` = 0.9 pJ) per
+   spike and weight it is delivered through, at every step. Padding, which never spikes, costs nothing.
+3. *A linear pooling of spikes is folded into the next weight layer.* Average pooling (adaptive or global average
+   pooling included) between spikes and a weight layer :math:`W` is linear, so :math:`W \circ \mathrm{pool}` is
+   again a weight layer, fed by the spikes themselves. It costs one AC per spike entering the pooling and per
+   synapse of the folded layer,
 
-Energy uses the compute-only 45 nm figures of Horowitz (ISSCC 2014), as the distillation papers do (e.g.
-SpikingBERT, Bal & Sengupta, AAAI 2024): a 32-bit float MAC costs :data:`E_MAC_PJ` = 4.6 pJ and an AC
-:data:`E_AC_PJ` = 0.9 pJ. Memory traffic is left out (SpikingJelly's ``estimate_simple_energy`` adds it by
-default, where it dominates).
+   .. math:: \#\mathrm{AC} = \sum_c n_c F_c,
+
+   with :math:`n_c` the spikes in pooling window :math:`c` and :math:`F_c` the outputs of :math:`W` that window
+   reaches (windows must not overlap; poolings in a row fold alike).
+4. *A real-valued input costs multiply-accumulates.* Anything else (an analog image, a membrane potential, an
+   attention output, a pooling of real values) costs one MAC (:data:`E_MAC_PJ` = 4.6 pJ) per weight and output,
+   padding included, as a dense layer computes them, at every step it is computed.
+5. *An input that is the same at every time step is counted once.* A weight layer whose time-major input (``[T, N,
+   ...]``, or ``[T·N, ...]`` with time folded into the batch) has :math:`T` identical slices computes the same
+   output at every step, so it is charged for one step: the first layer under direct coding of a static image. A
+   Poisson-coded first layer sees new spikes at every step and costs ACs at every step.
+6. *The ANN comparison is the ANN's own single pass:* :attr:`EnergyReport.ann_energy_pj` charges the dense work of
+   one time step as MACs, not :math:`T` steps of it.
+
+An SNN is **spike-driven** when rules 2, 3 and 5 cover every weight layer: each one receives spikes or a linear
+pooling of spikes, except a first layer whose current is computed once. A pooling placed before the neurons
+(``conv → pool → neuron``) pools currents, so the next layer still receives spikes; one placed after them is
+folded.
+
+Counting runs SpikingJelly's ``op_counter`` (``DispatchCounterMode`` intercepts every aten op): weight-layer ops are
+counted by the rules above, and the outputs of average poolings of spikes are followed, through views and copies,
+to the weight layer that reads them. Memory traffic is left out (SpikingJelly's ``estimate_simple_energy`` adds it
+by default, where it dominates).
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -87,6 +97,154 @@ _DENSE_RULES = {
 """Weight-layer ops (the ones ``SynOpCounter`` covers) and their dense operation counts, whatever the input."""
 
 
+def _avg_pool_window(args, out) -> "int | None":
+    """Inputs per window of ``avg_pool{2,3}d``, if every window has that many and none overlaps (else ``None``)."""
+    kernel = list(args[1])
+    stride, padding, ceil_mode, count_include_pad, divisor_override = (
+        *args[2:], *([], 0, False, True, None)[len(args) - 2:])
+    stride = list(stride) or kernel
+    if any(s < k for s, k in zip(stride, kernel)) or ceil_mode:
+        return None
+    if divisor_override:
+        return divisor_override
+    padded = any(p != 0 for p in (padding if isinstance(padding, (list, tuple)) else [padding]))
+    return None if padded and not count_include_pad else math.prod(kernel)
+
+
+def _adaptive_pool_window(args, out) -> "int | None":
+    """Inputs per window of ``_adaptive_avg_pool{2,3}d``: equal, disjoint windows when each size divides evenly."""
+    sizes = args[0].shape[-len(args[1]):]
+    return None if any(i % o for i, o in zip(sizes, args[1])) else math.prod(i // o for i, o in zip(sizes, args[1]))
+
+
+def _mean_window(args, out) -> int:
+    """Values averaged by ``mean.dim`` (a global average pooling when the dimensions are spatial)."""
+    x, dims = args[0], args[1] if len(args) > 1 and args[1] else range(args[0].dim())
+    return math.prod(x.shape[d] for d in dims)
+
+
+_POOLING_WINDOWS = {
+    _aten.avg_pool2d.default: _avg_pool_window,
+    _aten.avg_pool3d.default: _avg_pool_window,
+    _aten._adaptive_avg_pool2d.default: _adaptive_pool_window,
+    _aten._adaptive_avg_pool3d.default: _adaptive_pool_window,
+    _aten.mean.dim: _mean_window,
+}
+"""Linear poolings that fold into the next weight layer (rule 3), and their window size (``None``: unequal or
+overlapping windows, which do not fold into one synapse per spike)."""
+_COPIES = (_aten.clone.default, _aten._to_copy.default)
+"""Ops that copy a tensor's values (views share its memory and need no rule)."""
+
+
+class _SpikeDrivenPass:
+    """The state of one counted pass: its time steps and the tensors that hold average poolings of spikes.
+
+    A pooling of spikes is remembered by the memory it writes (views of it share that memory), with its window
+    size :math:`d`: a value :math:`v` of it is :math:`n / d`, :math:`n` the spikes in the window, so a weight layer
+    reading it recovers the spike counts :math:`n = v d` (rule 3 of the module docstring).
+    """
+
+    def __init__(self, steps: int):
+        self.steps = steps
+        self._pooled: dict[int, tuple[torch.Tensor, "int | None"]] = {}   # memory -> (tensor kept alive, window)
+        self._latest: tuple[torch.Tensor, tuple[int, int]] | None = None  # last weight op's output and counts
+
+    def _window(self, x: torch.Tensor) -> "int | None":
+        return self._pooled[x.untyped_storage().data_ptr()][1]
+
+    def _is_pooled(self, x: torch.Tensor) -> bool:
+        return x.untyped_storage().data_ptr() in self._pooled
+
+    def record_pooling(self, window_of, args, kwargs, out) -> int:
+        """Remember ``out`` if it pools spikes or an earlier pooling of spikes (counts nothing itself);
+        ``window_of`` is the pooling's entry of :data:`_POOLING_WINDOWS`."""
+        x = args[0]
+        if self._is_pooled(x):
+            inner = self._window(x)
+        elif oc.is_binary_tensor(x):
+            inner = 1
+        else:
+            return 0
+        window = window_of(args, out)
+        self._pooled[out.untyped_storage().data_ptr()] = (out, None if inner is None or window is None
+                                                               else inner * window)
+        return 0
+
+    def record_copy(self, args, kwargs, out) -> int:
+        """A copy of a pooling of spikes is one too."""
+        if self._is_pooled(args[0]):
+            self._pooled[out.untyped_storage().data_ptr()] = (out, self._window(args[0]))
+        return 0
+
+    def spike_counts(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The spikes each value of ``x`` stands for: ``x`` itself if binary, :math:`v d` if it is a pooling of
+        spikes, ``None`` for a real-valued input."""
+        if self._is_pooled(x):
+            window = self._window(x)
+            if window is None:
+                raise ValueError("a weight layer reads an average pooling of spikes whose windows overlap or differ "
+                                 "in size, which does not fold into it (see snnlab.energy); use disjoint windows")
+            counts = x.double() * window
+            if not torch.allclose(counts, counts.round(), atol=1e-3):
+                raise ValueError("a weight layer reads the memory of a pooling of spikes whose values are no longer "
+                                 "spike counts divided by the window (was it changed in place?)")
+            return counts.round()
+        return x if oc.is_binary_tensor(x) else None
+
+    def _same_at_every_step(self, *inputs: torch.Tensor) -> bool:
+        """Rule 5: each input, time folded into its leading dimension, has ``steps`` identical slices."""
+        def repeated(x):
+            if x.shape[0] % self.steps:
+                return False
+            slices = x.reshape(self.steps, -1)
+            return bool((slices == slices[:1]).all())
+        return self.steps > 1 and all(repeated(x) for x in inputs)
+
+    def count(self, func, kind: int, args, kwargs, out) -> int:
+        """The MACs (``kind`` 0) or ACs (``kind`` 1) of one weight-layer op ``func``, see :meth:`counts`."""
+        return self.counts(func, args, kwargs, out)[kind]
+
+    def counts(self, func, args, kwargs, out) -> tuple[int, int]:
+        """``(MACs, ACs)`` of one weight-layer op under the convention (computed once per op)."""
+        if self._latest is not None and self._latest[0] is out:
+            return self._latest[1]
+        if func is _aten.convolution.default:
+            inputs = (args[0],)
+            spikes = self.spike_counts(args[0])
+            acs = None if spikes is None else _convolution_synapses(args, spikes)
+        else:
+            a, b = args[1:3] if func in (_aten.addmm.default, _aten.baddbmm.default) else args[:2]
+            inputs = (a, b) if a.dim() == 3 else (a,)                  # bmm: both operands carry time
+            acs = _matmul_synapses(self.spike_counts(a), self.spike_counts(b), a, b)
+        macs, acs = (_DENSE_RULES[func](args, kwargs, out), 0) if acs is None else (0, acs)
+        if self._same_at_every_step(*inputs):
+            macs, acs = macs // self.steps, acs // self.steps
+        self._latest = (out, (macs, acs))
+        return macs, acs
+
+
+def _convolution_synapses(args, spikes: torch.Tensor) -> int:
+    r"""ACs of a convolution fed by ``spikes`` (spike counts per input position): :math:`\sum_i n_i F_i`, the spikes
+    at each input position times the outputs it reaches, i.e. the spike map convolved with an all-ones kernel."""
+    w, _, stride, padding, dilation, transposed, output_padding, groups = args[1:9]
+    reach = _aten.convolution.default(spikes.float(), torch.ones_like(w, dtype=torch.float32), None, stride, padding,
+                                      dilation, transposed, output_padding, groups)
+    return round(reach.sum(dtype=torch.float64).item())
+
+
+def _matmul_synapses(spikes_a, spikes_b, a: torch.Tensor, b: torch.Tensor) -> "int | None":
+    r"""ACs of ``a @ b`` (batched or not) from the spike counts of its operands (``None`` where real-valued): one
+    per spike and output it reaches (:math:`n` columns of ``b`` per spike of ``a``, :math:`m` rows of ``a`` per
+    spike of ``b``), one per pair of spikes when both spike; ``None`` (MACs) when neither does."""
+    if spikes_a is not None and spikes_b is not None:
+        return round(torch.matmul(spikes_a.double(), spikes_b.double()).sum().item())
+    if spikes_a is not None:
+        return round(spikes_a.sum(dtype=torch.float64).item()) * b.shape[-1]
+    if spikes_b is not None:
+        return round(spikes_b.sum(dtype=torch.float64).item()) * a.shape[-2]
+    return None
+
+
 class _DenseOpCounter(oc.BaseCounter):
     """``Layer#OPS``: the MACs a weight layer would need if every input were non-zero (its ANN cost)."""
 
@@ -95,11 +253,21 @@ class _DenseOpCounter(oc.BaseCounter):
         self.rules = dict(_DENSE_RULES)
 
 
-def _weight_layer_mac_counter() -> oc.MACCounter:
-    """SpikingJelly's ``MACCounter`` restricted to weight layers (its batch-norm rule dropped, see module doc)."""
-    counter = oc.MACCounter()
-    counter.rules = {op: rule for op, rule in counter.rules.items() if op in _DENSE_RULES}
-    return counter
+class _PoolingTracker(oc.BaseCounter):
+    """Follows the poolings of spikes of a pass (:meth:`_SpikeDrivenPass.record_pooling`); counts nothing."""
+
+    def __init__(self, counted: _SpikeDrivenPass):
+        super().__init__()
+        self.rules = {op: functools.partial(counted.record_pooling, window) for op, window in _POOLING_WINDOWS.items()}
+        self.rules.update(dict.fromkeys(_COPIES, counted.record_copy))
+
+
+class _SpikeDrivenCounter(oc.BaseCounter):
+    """The MACs (``kind`` 0) or ACs (``kind`` 1) of each weight-layer op under the convention of the module doc."""
+
+    def __init__(self, counted: _SpikeDrivenPass, kind: int):
+        super().__init__()
+        self.rules = {op: functools.partial(counted.count, op, kind) for op in _DENSE_RULES}
 
 
 def energy_pj(macs: float, acs: float, e_mac_pj: float = E_MAC_PJ, e_ac_pj: float = E_AC_PJ) -> float:
@@ -153,9 +321,10 @@ class LayerOps:
 
     Attributes:
         path: module path (``""`` for ops in the root model's own ``forward``).
-        macs: multiply-accumulates on analog inputs.
-        sops: synaptic operations (accumulates, ACs) driven by binary spike inputs.
-        ops: ``Layer#OPS``, the dense count (the MACs it would cost in an ANN).
+        macs: multiply-accumulates on real-valued inputs (once for an input repeated at every step).
+        sops: synaptic operations (accumulates, ACs) driven by spikes, directly or through a folded pooling.
+        ops: ``Layer#OPS``, the dense count over every step it ran (the MACs it would cost in an ANN per step,
+            times the steps).
     """
 
     path: str
@@ -165,7 +334,10 @@ class LayerOps:
 
     @property
     def input_rate(self) -> float:
-        """Fraction of the dense operations performed: the input firing rate for spike inputs, 1 for analog ones."""
+        r"""Operations performed per dense operation, :math:`(\#MAC + \#AC) / \mathrm{Layer\#OPS}`: the input firing
+        rate for a layer fed by spikes directly, 1 for a real-valued input at every step, :math:`1/T` for one counted
+        once; a layer folded with a pooling of :math:`d` inputs per window reaches :math:`d` times its input rate
+        (every spike of the window reaches the window's synapses), so this can exceed 1."""
         return (self.macs + self.sops) / self.ops
 
 
@@ -230,8 +402,10 @@ class EnergyReport:
 
     @property
     def norm_ops(self) -> float:
-        """:func:`norm_ops` over the layers (each layer's input rate is :attr:`LayerOps.input_rate`)."""
-        return norm_ops([layer.input_rate for layer in self.layers], [layer.ops for layer in self.layers])
+        r"""Operations performed per dense operation over all layers, :math:`\sum(\#MAC + \#AC) / \sum
+        \mathrm{Layer\#OPS}`: SpikingBERT's Norm#OPS (:func:`norm_ops`) with each layer's
+        :attr:`LayerOps.input_rate` as its input rate (per time step, since ``ops`` covers every step)."""
+        return (self.macs + self.sops) / self.ops
 
     def to_dict(self) -> dict:
         return {
@@ -251,12 +425,12 @@ class EnergyReport:
     def table(self) -> str:
         """Plain-text tables: one row per weight layer and the totals; one per neuron layer; the energy summary."""
         width = max([len("layer"), len("total")] + [len(layer.path or "(root)") for layer in self.layers])
-        head = f"{'layer':<{width}} {'MACs':>12} {'SOPs':>12} {'Layer#OPS':>12} {'in rate':>8} {'energy pJ':>12}"
+        head = f"{'layer':<{width}} {'MACs':>12} {'SOPs':>12} {'Layer#OPS':>12} {'ops/dense':>9} {'energy pJ':>12}"
         lines = [head, "-" * len(head)]
         for layer in self.layers + (LayerOps("total", self.macs, self.sops, self.ops),):
             energy = energy_pj(layer.macs, layer.sops, self.e_mac_pj, self.e_ac_pj)
             lines.append(f"{layer.path or '(root)':<{width}} {layer.macs:>12,} {layer.sops:>12,} {layer.ops:>12,} "
-                         f"{layer.input_rate:>8.3f} {energy:>12.4g}")
+                         f"{layer.input_rate:>9.3f} {energy:>12.4g}")
         if self.firing_rates:
             rate_width = max(len("neuron layer"), *map(len, self.firing_rates))
             lines += ["", f"{'neuron layer':<{rate_width}} {'firing rate':>11}"]
@@ -353,7 +527,9 @@ def _self_counts(model: nn.Module, counter: oc.BaseCounter) -> dict[str, int]:
 def energy_report(model: nn.Module, x, *, e_mac_pj: float = E_MAC_PJ, e_ac_pj: float = E_AC_PJ,
                   spiking: "bool | None" = None, steps: "int | None" = None,
                   neuron_types: tuple[type[nn.Module], ...] = NEURON_TYPES) -> EnergyReport:
-    """Count the ops of one forward pass ``model(x)`` and estimate its compute energy.
+    """Count the ops of one forward pass ``model(x)`` by the kit's convention (module docstring: ACs per spike and
+    synapse reached, average poolings of spikes folded into the next weight layer, an input repeated at every step
+    counted once, MACs for real-valued inputs) and estimate its compute energy.
 
     The pass runs in eval mode under ``torch.no_grad()``; every module's train/eval mode is restored and the net is
     reset (``functional.reset_net``) afterwards.
@@ -364,17 +540,22 @@ def energy_report(model: nn.Module, x, *, e_mac_pj: float = E_MAC_PJ, e_ac_pj: f
         e_mac_pj, e_ac_pj: energy per MAC and per AC (default: 45 nm figures, see :func:`energy_pj`).
         spiking: whether ``model`` is an SNN. By default, whether it contains a neuron of ``neuron_types``. A
             non-spiking model counts every operation as a MAC, whatever its input values.
-        steps: time steps the pass runs (for the ANN comparison, :attr:`EnergyReport.ann_ops`). By default the
-            leading dimension of a time-major SNN input (of its first tensor if ``x`` is a tuple or a dict of
-            modalities), 1 for an ANN.
+        steps: time steps the pass runs: the ANN comparison (:attr:`EnergyReport.ann_ops`) is one step of it, and a
+            weight layer whose input has ``steps`` identical slices along its leading (time) dimension is counted
+            once (rule 5 of the module docstring). By default the leading dimension of a time-major SNN input (of
+            its first tensor if ``x`` is a tuple or a dict of modalities), 1 for an ANN.
         neuron_types: module types treated as spiking neurons (firing rates are reported for them).
     """
     if spiking is None:
         spiking = any(isinstance(module, neuron_types) for module in model.modules())
     if steps is None:
         steps = _first_tensor(x).shape[0] if spiking else 1
-    counters = [_DenseOpCounter()] + ([_weight_layer_mac_counter(), oc.SynOpCounter()] if spiking else [])
-    with _inference_pass(model), _firing_rate_hooks(model, neuron_types) as rates, oc.DispatchCounterMode(counters):
+    counted = _SpikeDrivenPass(steps)
+    weight_counters = [_SpikeDrivenCounter(counted, 0), _SpikeDrivenCounter(counted, 1)] if spiking else []
+    counters = [_DenseOpCounter(), *weight_counters]
+    tracker = [_PoolingTracker(counted)] if spiking else []
+    with (_inference_pass(model), _firing_rate_hooks(model, neuron_types) as rates,
+          oc.DispatchCounterMode(tracker + counters)):
         _call(model, x)
     ops, *spike_counts = (_self_counts(model, counter) for counter in counters)
     macs, sops = spike_counts if spiking else (ops, defaultdict(int))

@@ -32,11 +32,11 @@ from contextlib import contextmanager
 from functools import partial
 
 import torch
-from spikingjelly._ops.surrogate import _DTYPES, _surrogate_spec
 from spikingjelly.activation_based import functional, neuron
 from torch import nn
 
 from .cpu_neurons import CPU_IMPLEMENTATION, CPUPath
+from .spikingjelly_private import SURROGATE_DTYPES, surrogate_spec
 
 __all__ = ["NEURON_KINDS", "neuron_kind", "float32_input", "fused_profile", "implementation", "NeuronPathProbe",
            "collect_execution", "report_execution", "summarise_execution"]
@@ -66,8 +66,8 @@ def float32_input(module: nn.Module, args: tuple):
 
 def fused_profile(surrogate_function, x_dtype: torch.dtype, v_dtype: torch.dtype) -> bool:
     """SpikingJelly 2.0's condition for a fused neuron call (see the module docstring), evaluated with its own
-    ``_surrogate_spec`` and ``_DTYPES``."""
-    return _surrogate_spec(surrogate_function) is not None and x_dtype in _DTYPES and v_dtype == torch.float32
+    ``_surrogate_spec`` and ``_DTYPES`` (:mod:`snnlab.spikingjelly_private`)."""
+    return surrogate_spec(surrogate_function) is not None and x_dtype in SURROGATE_DTYPES and v_dtype == torch.float32
 
 
 def implementation(kind: str, surrogate_function, x_dtype: torch.dtype, v_dtype: torch.dtype,

@@ -1,6 +1,8 @@
 """Atomic file writes: a reader never sees a half-written checkpoint, cache or result."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import tempfile
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["atomic_path", "atomic_torch_save", "atomic_write_json", "STALE_TEMPORARY_S"]
+__all__ = ["atomic_path", "atomic_torch_save", "atomic_write_json", "atomic_write_csv", "csv_text", "STALE_TEMPORARY_S"]
 
 STALE_TEMPORARY_S = 3600.0
 """A temporary file of an atomic write older than this (seconds) was left by a killed writer and is removed."""
@@ -65,3 +67,21 @@ def atomic_write_json(obj, path: str | os.PathLike) -> None:
     """Write ``obj`` as indented JSON, atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def csv_text(rows: list[dict], columns: list[str] | None = None) -> str:
+    """``rows`` as CSV text with a header; ``columns`` default to every key in first-seen order, and a row without
+    a column leaves its cell empty."""
+    if columns is None:
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def atomic_write_csv(rows: list[dict], path: str | os.PathLike, columns: list[str] | None = None) -> None:
+    """Write ``rows`` as CSV (:func:`csv_text`), atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(csv_text(rows, columns))

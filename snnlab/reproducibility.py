@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["seed_everything", "derived_seed", "environment_info", "git_sha"]
+__all__ = ["seed_everything", "derived_seed", "environment_info", "git_sha", "git_clean"]
 
 
 def seed_everything(seed: int) -> None:
@@ -39,6 +39,24 @@ def git_sha(path: str | os.PathLike | None = None) -> str | None:
     return out.stdout.strip() or None
 
 
+RECORD_FOLDERS = ("results", "data", "_build")
+"""Folders of a checkout that runs write into; their changes do not make the source tree modified."""
+
+
+def git_clean(path: str | os.PathLike | None = None) -> bool | None:
+    """Whether the repository containing ``path`` (default: the snnlab source) has no modified, staged or untracked
+    file outside :data:`RECORD_FOLDERS`: the commit :func:`git_sha` names is then the code that ran. ``None``
+    outside git."""
+    where = Path(path) if path is not None else Path(__file__).resolve().parent
+    excluded = [f":(top,exclude){folder}" for folder in RECORD_FOLDERS]
+    try:
+        out = subprocess.run(["git", "-C", str(where), "status", "--porcelain", "--", ":/", *excluded],
+                             capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return None if out.returncode != 0 else out.stdout.strip() == ""
+
+
 def _cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -51,8 +69,10 @@ def _cpu_name() -> str:
 
 def environment_info() -> dict:
     """Hardware and package versions, for results files and benchmark reports."""
-    versions = {}
-    for pkg in ("snnlab", "torch", "spikingjelly", "triton", "numpy", "scikit-learn", "tonic"):
+    from . import __version__
+
+    versions = {"snnlab": __version__}
+    for pkg in ("torch", "spikingjelly", "triton", "numpy", "scikit-learn", "tonic"):
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:

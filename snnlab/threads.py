@@ -21,6 +21,8 @@ import torch
 __all__ = ["ENV", "usable_cores", "busy_processes", "auto_threads", "configure_threads", "fixed_threads"]
 
 ENV = "SNNLAB_THREADS"
+MAX_THREADS_PER_CORE = 4
+"""The most threads per core a fixed count may ask for (more only oversubscribes; far more cannot be created)."""
 _SAMPLES, _INTERVAL_S = 5, 0.01
 _auto_choice: int | None = None
 
@@ -75,9 +77,10 @@ def configure_threads(threads: "int | str | None" = None) -> int:
             count = int(choice)
         except (TypeError, ValueError):
             count = 0
-        if count < 1:
-            raise ValueError(f"threads must be a positive integer, 'auto' or 'torch' (got {choice!r}; "
-                             f"${ENV} sets it)")
+        limit = MAX_THREADS_PER_CORE * (os.cpu_count() or 1)
+        if not 1 <= count <= limit:
+            raise ValueError(f"threads must be an integer from 1 to {limit} ({MAX_THREADS_PER_CORE} per core), 'auto' "
+                             f"or 'torch' (got {choice!r}; set ${ENV} to one of those, or unset it)")
     if count != torch.get_num_threads():
         torch.set_num_threads(count)
     return count

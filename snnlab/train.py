@@ -36,7 +36,7 @@ from .reproducibility import derived_seed
 from .threads import configure_threads
 
 __all__ = ["TrainConfig", "Trainer", "NonFiniteLossError", "RUN_OPTIONS", "collate_fn_for", "final_accuracy",
-           "tested_epochs", "test_curve"]
+           "tested_epochs", "test_curve", "check_device"]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("cosine", "step", "none")
@@ -50,8 +50,31 @@ def to_device(inputs, device: "torch.device | str"):
 
 
 class NonFiniteLossError(FloatingPointError):
-    """Raised when a batch's inputs or a loss term are NaN or infinite: training stops before weights or batch-norm
-    statistics are touched (spiking neurons turn a NaN input into "no spike", so the loss alone would not show it)."""
+    """Raised when a batch's inputs or a loss term (the student's or, through a distillation term, a teacher's) are
+    NaN or infinite: training stops before the weights change, and the buffers the batch's forward pass updated
+    (batch-norm statistics) are put back as they were before it (spiking neurons turn a NaN input into "no spike",
+    so the loss alone would not show it)."""
+
+
+def check_device(device: str) -> str:
+    """``device`` when this machine has it (``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``); else a
+    one-line ``ValueError`` saying what is available."""
+    if device == "auto":
+        return device
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}: use cpu, cuda, cuda:N, mps or auto") from None
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (parsed.index or 0) >= count:
+            raise ValueError(f"device {device!r} does not exist here ({count} CUDA device(s)); use "
+                             + (f"cuda:0 to cuda:{count - 1}" if count else "cpu"))
+    elif parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r} does not exist here (no MPS backend); use cpu")
+    elif parsed.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"snnlab does not train on {device!r}: use cpu, cuda, cuda:N, mps or auto")
+    return device
 
 
 RUN_OPTIONS = ("device", "num_workers", "checkpoint_dir", "resume", "progress", "find_unused_parameters",
@@ -105,8 +128,23 @@ class TrainConfig:
             raise ValueError(f"lr must be > 0 and num_workers >= 0 (got {self.lr}, {self.num_workers})")
         if self.eval_every < 1:
             raise ValueError(f"eval_every must be >= 1 (test after every k-th epoch), got {self.eval_every}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ValueError(f"grad_clip must be > 0 (the largest gradient norm) or None (no clipping), got "
+                             f"{self.grad_clip}")
+        if self.step_size < 1 or not self.gamma > 0:
+            raise ValueError(f"step_size must be >= 1 and gamma > 0 (got {self.step_size}, {self.gamma})")
+        if self.momentum < 0 or self.weight_decay < 0:
+            raise ValueError(f"momentum and weight_decay must be >= 0 (got {self.momentum}, {self.weight_decay})")
+        check_device(self.device)
         if self.resume and not self.checkpoint_dir:
             raise ValueError("resume=True needs checkpoint_dir (the folder holding last.pt)")
+
+
+def _info(dataset: Dataset):
+    """The :class:`~snnlab.data.registry.DatasetInfo` of a data set (or of the one a ``Subset`` is cut from), or
+    ``None`` for a data set without one."""
+    base = dataset.dataset if isinstance(dataset, Subset) else dataset
+    return getattr(base, "info", None)
 
 
 def collate_fn_for(dataset: Dataset) -> Callable | None:
@@ -276,15 +314,25 @@ class Trainer:
             if step >= n_steps:
                 break
             inputs, targets = self._batch_to_device(batch)
-            self._check_inputs(inputs, f"training batch {step} of epoch {epoch}")
+            where = f"training batch {step} of epoch {epoch}"
+            self._check_inputs(inputs, where)
             self._check_layout(inputs, self.train_set)
+            self._check_targets(targets, self.train_set, where)
+            buffers = [(buffer, buffer.clone()) for buffer in self.method.buffers()]
             probe = NeuronPathProbe(self.method) if self.neuron_paths is None else nullcontext()
             with probe, torch.autocast(self.device.type, enabled=self.use_amp):
                 outputs, losses = self.module(inputs, targets)
             if self.neuron_paths is None:
                 self.neuron_paths = probe.paths
                 report_execution(self.execution)
-            loss = self._total_loss(losses, epoch, step)
+            self._check_outputs(outputs, self.train_set, where)
+            try:
+                loss = self._total_loss(losses, epoch, step)
+            except NonFiniteLossError:
+                with torch.no_grad():
+                    for buffer, saved in buffers:
+                        buffer.copy_(saved)
+                raise
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             if cfg.grad_clip is not None:
@@ -318,18 +366,43 @@ class Trainer:
 
     @staticmethod
     def _check_layout(inputs, dataset: Dataset) -> None:
-        """Refuse a batch of a time-major data set that arrives batch-major ``[N, T, ...]`` (a DataLoader without the
-        data set's collate function), wherever its shape tells the two apart (not when ``N == T``)."""
-        base = dataset.dataset if isinstance(dataset, Subset) else dataset
-        info = getattr(base, "info", None)
+        """Refuse a batch of a time-major data set that arrives batch-major ``[N, T, ...]``: always when the data set
+        has no collate function (the default one stacks samples along the first axis, whatever ``N`` and ``T``), and
+        wherever the shape tells the two apart otherwise."""
+        info = _info(dataset)
         if not isinstance(inputs, torch.Tensor) or info is None or not info.time_major:
             return
         steps, rest = info.sample_shape[0], tuple(info.sample_shape[1:])
         time_major = inputs.dim() == len(rest) + 2 and inputs.shape[0] == steps and tuple(inputs.shape[2:]) == rest
-        if not time_major and tuple(inputs.shape[1:]) == tuple(info.sample_shape):
+        batch_major = tuple(inputs.shape[1:]) == tuple(info.sample_shape)
+        if batch_major and (collate_fn_for(dataset) is None or not time_major):
             raise ValueError(f"a batch of {info.name} arrived batch-major {tuple(inputs.shape)} = [N, T, ...]; SNN "
                              "inputs are time-major [T, N, ...]: batch with the data set's collate_fn "
                              "(snnlab.train.collate_fn_for) or transpose(0, 1)")
+
+    def _check_targets(self, targets: torch.Tensor, dataset: Dataset, where: str) -> None:
+        """Refuse integer labels outside ``[0, num_classes)`` of the data set (the method's declared
+        ``ignore_index`` aside), naming the batch: cross entropy would fail on some and silently skip others."""
+        info = _info(dataset)
+        if info is None or targets.is_floating_point() or targets.numel() == 0:
+            return
+        classes = info.num_classes
+        bad = (targets < 0) | (targets >= classes)
+        ignore = getattr(self.method, "ignore_index", None)
+        if ignore is not None:
+            bad &= targets != ignore
+        if bool(bad.any()):
+            values = sorted(set(targets[bad].tolist()))[:5]
+            raise ValueError(f"{where}: label(s) {values} outside the {classes} classes of {info.name} (0 to "
+                             f"{classes - 1}); fix the data set's labels or its num_classes")
+
+    @staticmethod
+    def _check_outputs(outputs: torch.Tensor, dataset: Dataset, where: str) -> None:
+        """Refuse class scores ``[..., C]`` whose ``C`` is not the data set's number of classes."""
+        info = _info(dataset)
+        if info is not None and isinstance(outputs, torch.Tensor) and outputs.shape[-1] != info.num_classes:
+            raise ValueError(f"{where}: the model gives {outputs.shape[-1]} scores per sample, but {info.name} has "
+                             f"{info.num_classes} classes; build the model with num_classes={info.num_classes}")
 
     def _total_loss(self, losses: dict[str, torch.Tensor], epoch: int, step: int) -> torch.Tensor:
         if not losses:
@@ -353,18 +426,26 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, dataset: Dataset) -> float:
-        """Top-1 accuracy (%) of ``method.predict`` on ``dataset`` (summed across ranks when distributed)."""
+        """Top-1 accuracy (%) of ``method.predict`` on ``dataset`` (summed across ranks when distributed); an empty
+        ``dataset`` is refused (its accuracy is undefined, not 0)."""
+        if len(dataset) == 0:
+            raise ValueError("cannot evaluate on an empty data set: check its options (split, limits, condition "
+                             "filter)")
         self.method.eval()
         correct = total = 0
         for step, batch in enumerate(self._eval_loader(dataset)):
             inputs, targets = self._batch_to_device(batch)
-            self._check_inputs(inputs, f"evaluation batch {step}")
+            where = f"evaluation batch {step}"
+            self._check_inputs(inputs, where)
+            self._check_layout(inputs, dataset)
+            self._check_targets(targets, dataset, where)
             with torch.autocast(self.device.type, enabled=self.use_amp):
                 scores = self.method.predict(inputs)
+            self._check_outputs(scores, dataset, where)
             correct += (scores.argmax(-1) == targets).sum().item()
             total += targets.shape[0]
         total, correct = self._all_reduce([total, correct])
-        return 100.0 * correct / max(total, 1)
+        return 100.0 * correct / total
 
     # -- checkpoints ---------------------------------------------------------------------------------------------
     def save_checkpoint(self, path: str | os.PathLike, epoch: int) -> None:
@@ -381,26 +462,53 @@ class Trainer:
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
         """Restore the training state written by :meth:`save_checkpoint`; training resumes at the next epoch."""
-        try:  # tensors and plain values only: a checkpoint cannot run code
-            state = torch.load(path, map_location=self.device, weights_only=True)
-        except (pickle.UnpicklingError, EOFError, RuntimeError) as err:
-            raise ValueError(f"checkpoint {path} cannot be read as a snnlab checkpoint (tensors and plain values "
-                             f"only): {str(err).splitlines()[0]}. Delete it to start a new run.") from err
-        if state["epoch"] > self.config.epochs:
-            raise ValueError(f"checkpoint {path} is at epoch {state['epoch']}, beyond config.epochs={self.config.epochs}")
+        state = _read_checkpoint(path, self.device)
+        if not 0 <= state["epoch"] <= self.config.epochs:
+            raise ValueError(f"checkpoint {path} is at epoch {state['epoch']}, outside 0 to config.epochs="
+                             f"{self.config.epochs}; delete it to start a new run")
         current = asdict(self.config)
         changed = [f"{key}: {state['config'].get(key)!r} in the checkpoint, {value!r} now"
                    for key, value in current.items() if key not in RUN_OPTIONS and state["config"].get(key) != value]
         if changed:
             raise ValueError(f"checkpoint {path} was written with another configuration ({'; '.join(changed)}); "
                              "resume with the same settings, or delete the checkpoint to start a new run")
-        self.method.load_state_dict(state["method"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state["scheduler"] is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
+        try:
+            self.method.load_state_dict(state["method"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.scheduler is not None and state["scheduler"] is not None:
+                self.scheduler.load_state_dict(state["scheduler"])
+            self.scaler.load_state_dict(state["scaler"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"checkpoint {path} does not fit this model and optimizer ({' '.join(str(err).split())[:300]}"
+                             "); delete it to start a new run") from err
         self.history = list(state["history"])
         self.start_epoch = state["epoch"] + 1
+
+
+_CHECKPOINT_KEYS = {"epoch": int, "method": dict, "optimizer": dict, "scaler": dict, "history": list, "config": dict}
+
+
+def _first_line(err: BaseException) -> str:
+    """The first line of an error's message, or its class name when it has none."""
+    return (str(err).splitlines() or [type(err).__name__])[0]
+
+
+def _read_checkpoint(path: str | os.PathLike, device: torch.device) -> dict:
+    """A checkpoint's state, loaded with ``weights_only=True`` (tensors and plain values only: a checkpoint cannot
+    run code); a one-line ``ValueError`` naming the file when it is unreadable, empty or not of the shape
+    :meth:`Trainer.save_checkpoint` writes."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError, OSError) as err:
+        raise ValueError(f"checkpoint {path} cannot be read as a snnlab checkpoint (tensors and plain values "
+                         f"only): {_first_line(err)}. Delete it to start a new run.") from err
+    wrong = ([] if isinstance(state, dict) else ["it holds a " + type(state).__name__]) or [
+        f"{key} is {type(state.get(key)).__name__}, not {kind.__name__}" for key, kind in _CHECKPOINT_KEYS.items()
+        if not isinstance(state.get(key), kind) or (kind is int and isinstance(state.get(key), bool))]
+    if wrong:
+        raise ValueError(f"checkpoint {path} is not a snnlab checkpoint ({'; '.join(wrong)}); delete it to start a new "
+                         "run")
+    return state
 
 
 def tested_epochs(epochs: int, eval_every: int = 1) -> list[int]:

@@ -127,7 +127,7 @@ def test_paper_variants_are_run_at_the_paper_preset_and_recorded_apart(tmp_path,
         name="toy", paper="p", claim="c", metric="m", arms=("method", "baseline"), run_seed=run_seed,
         presets={preset: {"dataset": "digits", "value": 1.0, "seeds": 2} for preset in ("smoke", "book", "paper")},
         paper_result={"method": 1.0},
-        premise=registry.Premise("method above baseline", registry.arm_gap("method", "baseline"), 0.0),
+        premise=registry.Premise("baseline above 0", registry.Contrast("baseline", 0.0), 0.0), against="baseline",
         variants={"other": registry.PaperVariant({"dataset": "digits", "value": 5.0, "seeds": 2}, {"method": 5.0})})
     monkeypatch.setitem(registry._REGISTRY, "toy", toy)
     record = run("toy", preset="paper", variant="other", out=str(tmp_path), progress=False)

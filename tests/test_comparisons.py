@@ -13,6 +13,7 @@ from snnlab.cli import main
 from snnlab.energy import E_AC_PJ, E_MAC_PJ
 from snnlab.repro import comparisons, recorded_comparison, run_comparison
 from snnlab.repro.common_ground import ARMS, PRESETS, SNN_ARMS
+from snnlab.repro.seed_store import SeedStore
 
 _ARM_OFFSETS = {"base": 0.0, "better": 2.0, "noisy": 0.0}
 
@@ -62,13 +63,10 @@ def test_an_interrupted_comparison_resumes_and_a_saved_one_is_read_back(tmp_path
     calls = []
     presets = _toy(monkeypatch, calls)
     first = run_comparison("toy", "book", seeds=2, out=tmp_path, progress=False)
-    partial = tmp_path / "toy-book.partial"
-    partial.mkdir()
+    store = SeedStore(tmp_path / "toy-book.partial", presets["book"])
     for seed in range(2):                                                   # two seeds saved, then interrupted
-        (partial / f"seed-{seed}.json").write_text(json.dumps({
-            "seed": seed, "setting": presets["book"],
-            "result": {arm: {"final": first["arms"][arm]["per_seed"][seed], "curve": [], "metrics": {"train_s": 0.0}}
-                       for arm in ("base", "better", "noisy")}}))
+        store.save(seed, {arm: {"final": first["arms"][arm]["per_seed"][seed], "curve": [],
+                                "metrics": {"train_s": 0.0}} for arm in ("base", "better", "noisy")})
     calls.clear()
     with pytest.raises(FileExistsError, match="holds 2 finished seed"):
         run_comparison("toy", "book", out=tmp_path, progress=False)

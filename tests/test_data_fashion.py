@@ -1,4 +1,5 @@
-"""``fashion``: the Fashion-MNIST subset shipped in data/fashion, its provenance and the script that built it."""
+"""``fashion``: the Fashion-MNIST subset shipped as package data (snnlab/data/fashion_subset), its provenance and
+the script that built it."""
 import hashlib
 import importlib.util
 import json
@@ -14,7 +15,7 @@ from snnlab.data import get_dataset
 from snnlab.data.cache import content_checksum, file_digest
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDER = ROOT / "data" / "fashion"
+FOLDER = ROOT / "snnlab" / "data" / "fashion_subset"
 
 
 def test_shipped_file_matches_its_provenance():

@@ -1,4 +1,6 @@
-"""Behaviour of snnlab.energy: op counts against independent re-computation, energy, firing rates, Norm#OPS."""
+"""Behaviour of snnlab.energy: op counts against hand counts (the kit's spike-driven convention: ACs per spike and
+synapse reached, average pooling of spikes folded into the next weight layer, an input repeated at every step counted
+once), energy, firing rates, Norm#OPS."""
 from __future__ import annotations
 
 import pytest
@@ -6,6 +8,7 @@ import torch
 from spikingjelly.activation_based import functional, layer, neuron
 from torch import nn
 
+from snnlab.encoding import direct, poisson
 from snnlab.energy import (E_AC_PJ, E_MAC_PJ, EnergyReport, energy_ratio, energy_report, firing_rates,
                            norm_ops)
 from snnlab.hooks import capture
@@ -145,3 +148,133 @@ def test_report_restores_modes_resets_state_and_renders():
 def test_model_without_weight_layers_is_a_clear_error():
     with pytest.raises(ValueError, match="no weight-layer operation"):
         energy_report(nn.Sequential(neuron.IFNode(step_mode="m")), torch.rand(T, N, 4))
+
+
+# -- the spike-driven convention, against hand counts ----------------------------------------------------------------
+# A 3x3 convolution with padding 1 and stride 1 on a side of length L: an input at position p reaches the outputs at
+# p-1, p, p+1 that exist, i.e. 2 at either border and 3 inside.
+def reach_3x3(length: int) -> torch.Tensor:
+    return torch.tensor([sum(1 for q in (p - 1, p, p + 1) if 0 <= q < length) for p in range(length)])
+
+
+def spikes_times_reach(spikes: torch.Tensor, c_out: int, reach_h: torch.Tensor, reach_w: torch.Tensor) -> int:
+    """Hand count: every spike at (row h, column w) of a [..., C, H, W] map costs c_out * reach_h[h] * reach_w[w]."""
+    total = 0
+    for index in spikes.nonzero().tolist():
+        h, w = index[-2:]
+        total += c_out * int(reach_h[h]) * int(reach_w[w])
+    return total
+
+
+H = 8           # input side; the 2x2 pooling halves it
+
+
+def pooled_network(pool_before_neuron: bool, seed=0) -> nn.Sequential:
+    """conv -> IF -> avgpool 2 -> conv -> IF -> avgpool 2 -> global avgpool -> flatten -> linear, or, with
+    ``pool_before_neuron``, each pooling before its neuron (pooling currents, so the next layer reads spikes)."""
+    torch.manual_seed(seed)
+    conv1, conv2 = layer.Conv2d(2, 4, 3, padding=1, step_mode="m"), layer.Conv2d(4, 3, 3, padding=1, step_mode="m")
+    if1, if2 = neuron.IFNode(v_threshold=0.2, step_mode="m"), neuron.IFNode(v_threshold=0.2, step_mode="m")
+    pool1, pool2 = layer.AvgPool2d(2, step_mode="m"), layer.AvgPool2d(2, step_mode="m")
+    head = [layer.AdaptiveAvgPool2d((1, 1), step_mode="m"), layer.Flatten(step_mode="m"),
+            layer.Linear(3, 5, step_mode="m")]
+    stages = [conv1, pool1, if1, conv2, pool2, if2] if pool_before_neuron else [conv1, if1, pool1, conv2, if2, pool2]
+    return nn.Sequential(*stages, *head)
+
+
+def spikes_of(net: nn.Sequential, x: torch.Tensor) -> list[torch.Tensor]:
+    """The outputs of the network's two IF layers, by running its modules one by one."""
+    outputs = []
+    with torch.no_grad():
+        for module in net:
+            x = module(x)
+            if isinstance(module, neuron.IFNode):
+                outputs.append(x)
+    functional.reset_net(net)
+    return outputs
+
+
+def test_a_convolution_after_average_pooling_of_spikes_costs_acs_per_spike_and_folded_synapse():
+    net, x = pooled_network(pool_before_neuron=False), analog_input()
+    s1, s2 = spikes_of(net, x)
+    assert 0.05 < s1.mean() < 0.95 and 0.05 < s2.mean() < 0.95
+    layers = {entry.path: entry for entry in energy_report(net, x).layers}
+    # conv1: an analog input that changes at every step: MACs at every step, padding included
+    assert layers["0"].macs == T * N * 4 * 2 * 9 * H * H and layers["0"].sops == 0
+    # conv2 reads the 2x2 average of s1 (a 4x4 map): folded, each spike of s1 reaches the 3 channels at the
+    # 3x3 neighbourhood (cut at the borders) of its pooling window
+    window_reach = reach_3x3(H // 2)
+    by_hand = spikes_times_reach(s1, 3, window_reach[torch.arange(H) // 2], window_reach[torch.arange(H) // 2])
+    assert layers["3"].sops == by_hand > 0 and layers["3"].macs == 0
+    assert layers["3"].ops == T * N * 3 * 4 * 9 * (H // 2) ** 2       # the dense count is the layer as it runs
+    # the linear classifier reads a 2x2 pooling then a global pooling of s2: every spike reaches all 5 outputs
+    assert layers["8"].sops == int(s2.sum()) * 5 and layers["8"].macs == 0
+
+
+def test_pooling_before_the_neuron_gives_the_next_layer_spikes():
+    net, x = pooled_network(pool_before_neuron=True), analog_input()
+    s1, s2 = spikes_of(net, x)                                         # s1 is [T, N, 4, 4, 4]: pooled, then fired
+    layers = {entry.path: entry for entry in energy_report(net, x).layers}
+    assert layers["0"].macs == T * N * 4 * 2 * 9 * H * H             # the pooling of currents is not counted
+    assert layers["3"].sops == spikes_times_reach(s1, 3, reach_3x3(H // 2), reach_3x3(H // 2)) > 0
+    assert layers["3"].macs == 0 and layers["8"].sops == int(s2.sum()) * 5
+
+
+def test_a_direct_coded_first_layer_is_counted_once_and_a_poisson_coded_one_at_every_step():
+    torch.manual_seed(0)
+    net = nn.Sequential(layer.Conv2d(1, 4, 3, padding=1, step_mode="m"), neuron.IFNode(step_mode="m"))
+    images = torch.rand(N, 1, H, H)
+    one_step = N * 4 * 1 * 9 * H * H                                   # the MACs of one step (one ANN pass)
+    direct_report = energy_report(net, direct(images, T))
+    assert direct_report.macs == one_step and direct_report.sops == 0
+    assert direct_report.ops == T * one_step and direct_report.ann_ops == one_step
+    spikes = poisson(images, T, generator=torch.Generator().manual_seed(1))
+    poisson_report = energy_report(net, spikes)
+    assert poisson_report.macs == 0
+    assert poisson_report.sops == spikes_times_reach(spikes, 4, reach_3x3(H), reach_3x3(H)) > 0
+    # binary but the same at every step (a binarised image, directly coded): the ACs of one step
+    binary = (images > 0.5).float()
+    assert energy_report(net, direct(binary, T)).sops == spikes_times_reach(binary, 4, reach_3x3(H), reach_3x3(H))
+
+
+def test_the_ann_twin_is_one_pass_of_macs_of_the_textbook_formula():
+    ann, snn = SmallCNN(width=4, neuron=None), SmallCNN(width=4, neuron="lif")
+    images = torch.rand(N, 1, 16, 16)
+    by_hand = N * (4 * 1 * 9 * 16 * 16 + 8 * 4 * 9 * 16 * 16 + 16 * 8 * 9 * 8 * 8 + 16 * 10)
+    report = energy_report(ann, images)
+    assert report.macs == report.ops == by_hand and report.sops == 0 and report.steps == 1
+    assert report.energy_pj == pytest.approx(4.6 * by_hand)
+    snn_report = energy_report(snn, direct(images, T))
+    assert snn_report.ann_energy_pj == pytest.approx(4.6 * by_hand)
+    assert {entry.path: entry.macs for entry in snn_report.layers}["features.0"] == N * 4 * 9 * 16 * 16
+
+
+def test_overlapping_pooling_of_spikes_does_not_fold_and_is_a_clear_error():
+    net = nn.Sequential(neuron.IFNode(v_threshold=0.2, step_mode="m"),
+                        layer.AvgPool2d(3, stride=1, step_mode="m"), layer.Conv2d(2, 3, 3, step_mode="m"))
+    with pytest.raises(ValueError, match="overlap"):
+        energy_report(net, analog_input())
+    currents = nn.Sequential(layer.AvgPool2d(3, stride=1, step_mode="m"), layer.Conv2d(2, 3, 3, step_mode="m"),
+                             neuron.IFNode(step_mode="m"))             # pooling real values: plain MACs
+    assert energy_report(currents, analog_input()).macs == T * N * 3 * 2 * 9 * 4 * 4
+
+
+def test_moving_the_poolings_of_small_cnn_before_its_neurons_keeps_it_spike_driven():
+    from snnlab.repro.energy_twins import pooling_before_neurons
+
+    torch.manual_seed(0)
+    after = SmallCNN(width=4, neuron="if").eval()
+    before = pooling_before_neurons(SmallCNN(width=4, neuron="if")).eval()
+    before.load_state_dict(after.state_dict())         # the same weights: the orders differ only in parameter-free layers
+    for module in [*after.modules(), *before.modules()]:
+        if isinstance(module, neuron.BaseNode):
+            module.v_threshold = 0.05                  # a fresh network, made to fire in every layer
+    kinds = [type(module).__name__ for module in before.features]
+    assert kinds[4:7] == ["BatchNorm2d", "AvgPool2d", kinds[2]] and kinds[8:] == ["BatchNorm2d", "AvgPool2d", kinds[2]]
+    x = direct(torch.rand(N, 1, 16, 16), T)
+    for net in (after, before):
+        first, *later = energy_report(net, x).layers
+        assert first.macs == first.ops // T and all(entry.macs == 0 for entry in later)
+    _, feats = capture(before, x, "features.6", detach=True)   # the spikes after the first pooling of currents
+    conv3 = {entry.path: entry for entry in energy_report(before, x).layers}["features.7"]
+    assert conv3.sops == spikes_times_reach(feats["features.6"], 16, reach_3x3(8), reach_3x3(8)) > 0

@@ -284,6 +284,7 @@ def test_paper_preset_runs_on_cifar100_files(tmp_path):
                 "model_options": {**paper["model_options"], "width_mult": 0.0625},
                 "train": {**paper["train"], "epochs": 1, "batch_size": 4}, "energy_samples": 4}
     results = run_seed(settings, seed=0, progress=False)
+    assert all(isinstance(results[arm]["network"], torch.nn.Module) for arm in ARMS[:2])  # kept by the record
     assert set(results) == set(ARMS)
     assert all(0.0 <= r["final"] <= 100.0 for r in results.values())
 

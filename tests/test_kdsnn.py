@@ -220,6 +220,7 @@ def test_paper_preset_runs_on_cifar10_files(tmp_path):
                 "model_options": {**paper["model_options"], **small},
                 "train": {**paper["train"], "epochs": 1, "batch_size": 8}, "noise": {"gaussian": (0.2,)}}
     results = run_seed(settings, seed=0, progress=False)
+    assert all(isinstance(results[arm]["network"], torch.nn.Module) for arm in ARMS[:2])  # kept by the record
     assert set(results) == set(ARMS) | {f"kd-response-tau{tau:g}" for tau in paper["tau_sweep"]}
     for arm in ("teacher", *STUDENT_MODES):
         metrics = results[arm]["metrics"]

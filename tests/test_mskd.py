@@ -314,6 +314,7 @@ def test_paper_preset_runs_on_a_see_folder(tmp_path):
                 "teacher": {**paper["teacher"], "train": {**paper["teacher"]["train"], "epochs": 1, "batch_size": 2}},
                 "train": {**paper["train"], "epochs": 2, "batch_size": 2}, "passes": 3}
     results = run_seed(settings, seed=0, progress=False)
+    assert all(isinstance(results[arm]["network"], torch.nn.Module) for arm in ARMS[:2])  # kept by the record
     assert set(results) == set(ARMS)
     for arm, result in results.items():
         metrics = result["metrics"]

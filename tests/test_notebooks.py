@@ -32,6 +32,7 @@ import nbformat
 import pytest
 from scipy import stats as scipy_stats
 
+from snnlab import DISTRIBUTION
 from snnlab.energy import E_AC_PJ, E_MAC_PJ, MAC_AC_COST_RATIO
 from snnlab.neurons import PRESETS as NEURON_PRESETS
 from snnlab.repro import get_reproduction
@@ -130,6 +131,8 @@ def test_colab_install_cell_keeps_torch(path):
     assert any(isinstance(node, ast.If) and "google.colab" in ast.unparse(node.test) for node in ast.walk(tree)), (
         f"{path.name}: the install cell must be guarded by `if \"google.colab\" in sys.modules`")
     assert _repository_url() in cell.source, f"{path.name}: install from the repository named in _config.yml"
+    assert f'"{DISTRIBUTION}[events,plot] @ file://' in cell.source, (
+        f"{path.name}: install the distribution {DISTRIBUTION} (pip checks the clone's name against it)")
     words = {node.value.strip() for node in ast.walk(tree)
              if isinstance(node, ast.Constant) and isinstance(node.value, str)}
     assert not [w for w in words if re.match(r"(torch|torchvision|torchaudio)\b", w)], (
@@ -284,7 +287,7 @@ def test_running_page_lists_each_chapters_rerun_time():
 
 _NUMBER = r"[−+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 STATED_NUMBERS = {
-    "level": (rf"({_NUMBER})\s*%", rf"(\d+)–(\d+)\s*%", rf"({_NUMBER})\s*to\s*({_NUMBER})\s*%"),
+    "level": (rf"({_NUMBER})\s*%", r"(\d+)–(\d+)\s*%", rf"({_NUMBER})\s*to\s*({_NUMBER})\s*%"),
     "difference": (rf"({_NUMBER})\s*points?", rf"({_NUMBER})\s*to\s*({_NUMBER})(?!\d|[.,]\d)(?!\s*%)",
                    rf"(?:minimum detectable effect|MDE)\s*(?:of\s*)?({_NUMBER})"),
     "any": (r"(?<![\w.$^{])([−+-]?\d+\.\d+)(?![\w.])",),

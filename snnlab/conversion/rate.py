@@ -12,10 +12,11 @@ limit: the error shrinks like :math:`1/T` while the number of spikes grows like 
 averages its input current over the :math:`T` steps.
 
 Counting follows the kit's convention (:mod:`snnlab.energy`): per inference, weighted layers only, average
-pooling not counted; a multiply-accumulate (MAC) for every product of an analog value and a weight, padding
-included, at every step it is computed, so the first layer's constant input current costs T times its MACs; an
-accumulate (AC, synaptic operation) for every spike delivered through a weight. In TTFS coding every neuron, and
-every padded position (an activation 0, i.e. a spike at the end of its window), spikes exactly once.
+pooling not counted (here every pooling feeds neurons, so the next weighted layer reads spikes); a
+multiply-accumulate (MAC) for every product of an analog value and a weight, padding included; the first layer's
+input current is the same at every step, so it is computed, and counted, once; an accumulate (AC, synaptic
+operation) for every spike delivered through a weight. In TTFS coding every neuron, and every padded position (an
+activation 0, i.e. a spike at the end of its window), spikes exactly once.
 """
 from __future__ import annotations
 
@@ -90,5 +91,5 @@ def simulate_rate(layers: list[TTFSLayer], x: torch.Tensor, T: int) -> RateResul
             current = following.apply(spikes)
             sops += synaptic_ops(following, spikes)
         readout += current
-    macs = T * dense_ops(layers[0], x)                               # the analog input current, at every step
+    macs = dense_ops(layers[0], x)                                   # the analog input current, computed once
     return RateResult(readout / T, counts, macs, sops)

@@ -14,6 +14,7 @@ import os
 import time
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Callable
 
@@ -31,9 +32,14 @@ against 18.5 MB in 7.6 s on 2 cores)."""
 
 
 def data_root() -> Path:
-    """Where data lives: ``$SNNLAB_DATA`` if set; ``<repo>/data`` in a clone; else ``~/.cache/snnlab/data``."""
+    """Where data lives: ``$SNNLAB_DATA`` if set (refused when it names a file); ``<repo>/data`` in a clone; else
+    ``~/.cache/snnlab/data``."""
     if os.environ.get(_ENV):
-        return Path(os.environ[_ENV]).expanduser()
+        root = Path(os.environ[_ENV]).expanduser()
+        if root.exists() and not root.is_dir():
+            raise NotADirectoryError(f"${_ENV}={os.environ[_ENV]} is a file; point ${_ENV} to a folder (or unset it "
+                                     "to use the default)")
+        return root
     repo = Path(__file__).resolve().parents[2]
     if (repo / "pyproject.toml").exists() and (repo / "snnlab").is_dir():
         return repo / "data"
@@ -111,7 +117,8 @@ def _load(npz: Path, manifest_path: Path, params: dict, version: int) -> CacheEn
             with np.load(npz, allow_pickle=False) as handle:
                 arrays = {k: handle[k] for k in handle.files}
             return CacheEntry(arrays, manifest, npz)
-    except (OSError, ValueError, KeyError, TypeError, EOFError) as err:  # unreadable manifest or npz
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        # unreadable manifest or npz (truncated, or a forged manifest vouching for a damaged file)
         problem = f"unreadable ({err})"
     warnings.warn(f"cache entry {npz.name} is {problem}; rebuilding it", RuntimeWarning, stacklevel=3)
     return None
@@ -134,11 +141,15 @@ def cached_arrays(name: str, params: dict, build: Callable[[], dict[str, np.ndar
     start = time.perf_counter()
     arrays = {k: np.asarray(v) for k, v in build().items()}
     seconds = time.perf_counter() - start
-    with atomic_path(npz) as tmp:
-        with open(tmp, "wb") as handle:
-            _write_npz(handle, arrays)
-    manifest = {"name": name, "version": version, "params": json.loads(json.dumps(params, default=str)),
-                "content_sha256": content_checksum(arrays), "file_sha256": file_digest(npz),
-                "bytes": npz.stat().st_size, "seconds": round(seconds, 3)}
-    atomic_write_json(manifest, manifest_path)
+    try:
+        with atomic_path(npz) as tmp:
+            with open(tmp, "wb") as handle:
+                _write_npz(handle, arrays)
+        manifest = {"name": name, "version": version, "params": json.loads(json.dumps(params, default=str)),
+                    "content_sha256": content_checksum(arrays), "file_sha256": file_digest(npz),
+                    "bytes": npz.stat().st_size, "seconds": round(seconds, 3)}
+        atomic_write_json(manifest, manifest_path)
+    except OSError as err:
+        raise PermissionError(f"cannot write the cache of {name} to {folder} ({err.strerror or err}); set ${_ENV} to "
+                              "a folder you can write to, with free space") from err
     return CacheEntry(arrays, manifest, npz)

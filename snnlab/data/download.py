@@ -18,6 +18,7 @@ import tarfile
 import tempfile
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from pathlib import Path
@@ -26,6 +27,14 @@ from ..io import atomic_path
 from .cache import file_digest
 
 __all__ = ["Resource", "DownloadError", "fetch", "verify", "safe_extract", "extract_tar", "missing_files_error", "TIMEOUT_S"]
+
+MAX_EXPANSION = 100
+"""The most an archive may expand (unpacked bytes per archive byte; the official archives stay far below it): more
+is a decompression bomb, refused before anything is written."""
+MAX_MEMBERS = 500_000
+"""The most members an archive may hold (N-MNIST, the largest official one, holds 70,000 files)."""
+MAX_NAME_BYTES = 255
+"""The longest file or folder name a member may have (the limit of common file systems)."""
 
 TIMEOUT_S = 15.0
 """Socket timeout (seconds) of every connection attempt and read: offline machines fail fast instead of hanging."""
@@ -117,27 +126,55 @@ def _check_member(archive: Path, name: str) -> None:
                             "folder it is extracted to; refusing to extract it")
 
 
+def _check_members(archive: Path, members: list[tuple[str, int]]) -> None:
+    """Refuse an archive of ``(name, unpacked size)`` members with more than :data:`MAX_MEMBERS` members, a name
+    part longer than :data:`MAX_NAME_BYTES`, or that unpacks to more than :data:`MAX_EXPANSION` times its size."""
+    problem = None
+    if len(members) > MAX_MEMBERS:
+        problem = f"holds {len(members):,} members, more than the {MAX_MEMBERS:,} allowed"
+    long = next((name for name, _ in members
+                 if any(len(part.encode()) > MAX_NAME_BYTES for part in PurePosixPath(name).parts)), None)
+    if long is not None:
+        problem = f"holds a member whose name has a part longer than {MAX_NAME_BYTES} bytes ({long[:60]!r}...)"
+    unpacked, packed = sum(size for _, size in members), archive.stat().st_size
+    if unpacked > MAX_EXPANSION * max(packed, 1) + 2**20:
+        problem = (f"would unpack {packed:,} bytes into {unpacked:,} (more than {MAX_EXPANSION}x: a decompression "
+                   "bomb)")
+    if problem:
+        raise DownloadError(f"archive {archive} {problem}; refusing to extract it: delete it and obtain the official "
+                            "file")
+
+
 def safe_extract(archive: str | os.PathLike, folder: str | os.PathLike) -> None:
     """Extract a zip or tar archive into ``folder``, refusing members that would land outside it.
 
     Tar archives use tarfile's ``data`` filter (no absolute paths, no ``..``, no links leaving the folder, no
     device files); zip members with an absolute path, a drive or a ``..`` component are refused before anything is
-    written. Other formats raise :class:`DownloadError`.
+    written. An archive with too many members, too long a name or too large an expansion (:data:`MAX_MEMBERS`,
+    :data:`MAX_NAME_BYTES`, :data:`MAX_EXPANSION`) and a damaged or truncated one raise :class:`DownloadError`
+    before anything is written (a truncated tar may be found only on the way), as do other formats.
     """
     archive = Path(archive)
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as handle:
-            for info in handle.infolist():
-                _check_member(archive, info.filename)
-            handle.extractall(folder)
-    elif tarfile.is_tarfile(archive):
-        with tarfile.open(archive) as handle:
-            try:
-                handle.extractall(folder, filter="data")
-            except tarfile.FilterError as err:
-                raise DownloadError(f"archive {archive}: {err}; refusing to extract it") from err
-    else:
-        raise DownloadError(f"{archive} is neither a zip nor a tar archive (damaged, or another format)")
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as handle:
+                for info in handle.infolist():
+                    _check_member(archive, info.filename)
+                _check_members(archive, [(info.filename, info.file_size) for info in handle.infolist()])
+                handle.extractall(folder)
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as handle:
+                _check_members(archive, [(member.name, member.size) for member in handle.getmembers()])
+                try:
+                    handle.extractall(folder, filter="data")
+                except tarfile.FilterError as err:
+                    raise DownloadError(f"archive {archive}: {err}; refusing to extract it") from err
+        else:
+            raise DownloadError(f"archive {archive} is damaged or truncated, or neither a zip nor a tar archive; "
+                                "delete it and download (or place) it again")
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error) as err:
+        raise DownloadError(f"archive {archive} is damaged or truncated ({_first_line(err)}); delete it and download "
+                            "(or place) it again") from err
 
 
 def extract_tar(archive: str | os.PathLike, member: str, destination: str | os.PathLike) -> Path:
@@ -159,6 +196,10 @@ def extract_tar(archive: str | os.PathLike, member: str, destination: str | os.P
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return destination
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).splitlines() or [type(err).__name__])[0]
 
 
 def missing_files_error(dataset: str, where: Path, missing: list[str], layout: str, source: str,

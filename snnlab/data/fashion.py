@@ -3,9 +3,10 @@ Algorithms*, arXiv:1708.07747, 2017; MIT licence): 28x28 grey-level images of te
 
 Two data sets:
 
-* ``fashion`` — a class-balanced subset shipped in the repository (``data/fashion/fashion-mnist-subset.npz.xz``,
-  18,000 training and 6,000 test images, original uint8 pixels; ``data/fashion/provenance.json`` records its
-  source, the split and the SHA-256 digests). It loads offline in about a second; it is the book's main real image
+* ``fashion`` — a class-balanced subset shipped inside the package as package data
+  (``snnlab/data/fashion_subset/fashion-mnist-subset.npz.xz``, 18,000 training and 6,000 test images, original uint8
+  pixels; ``provenance.json`` beside it records its source, the split and the SHA-256 digests), so it loads after a
+  plain ``pip install`` as well as in a clone. It loads offline in about a second; it is the book's main real image
   set: a one-image change of test accuracy is worth 1/60 of a point.
 * ``fashion-mnist`` — the full official release (60,000 + 10,000 images) read from its four IDX gzip files, which
   are downloaded or placed by hand and verified against the MD5 digests the data set's README publishes.
@@ -39,8 +40,9 @@ __all__ = ["CLASSES", "FASHION_MNIST_FILES", "SHIPPED_FOLDER", "load_shipped_sub
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 """Class names in label order (the data set's README)."""
 
-SHIPPED_FOLDER = Path(__file__).resolve().parents[2] / "data" / "fashion"
-"""Where the shipped subset and its ``provenance.json`` live in a clone of the repository."""
+SHIPPED_FOLDER = Path(__file__).resolve().parent / "fashion_subset"
+"""Where the shipped subset and its ``provenance.json`` live: package data of :mod:`snnlab.data`, in a clone and in
+an installed package alike."""
 
 _HOMEPAGE = "https://github.com/zalandoresearch/fashion-mnist"
 _MIRROR = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
@@ -55,7 +57,7 @@ FASHION_MNIST_FILES = {name: Resource(name, (_MIRROR + name,), md5=digest) for n
 
 
 def _shipped_folder(root: str | os.PathLike | None) -> Path:
-    """``root``, else ``data_root()/fashion`` when it holds the subset, else the repository's ``data/fashion``."""
+    """``root``, else ``data_root()/fashion`` when it holds a subset (a replacement), else the shipped one."""
     if root is not None:
         return Path(root)
     candidate = data_root() / "fashion"
@@ -67,18 +69,20 @@ def _decoded(folder: Path) -> dict[str, np.ndarray]:
     provenance_path = folder / "provenance.json"
     if not provenance_path.is_file():
         raise FileNotFoundError(
-            f"fashion: the shipped Fashion-MNIST subset is not under {folder} (no provenance.json). It is part of a "
-            "clone of the snnlab repository (data/fashion/); point SNNLAB_DATA at the clone's data/ folder, or pass "
-            "root=<folder holding provenance.json and the .npz.xz file>. The full data set is `fashion-mnist`.")
+            f"fashion: no Fashion-MNIST subset under {folder} (no provenance.json). snnlab ships it as package data "
+            f"({SHIPPED_FOLDER}); if that folder is missing the installation is incomplete: reinstall snnlab-kd. "
+            "Or pass root=<folder holding provenance.json and the .npz.xz file>. The full data set is "
+            "`fashion-mnist`.")
     provenance = json.loads(provenance_path.read_text())
     path = folder / provenance["file"]
     if not path.is_file():
-        raise FileNotFoundError(f"fashion: {path} is missing (provenance.json names it); restore it from the "
-                                "repository (git checkout -- data/fashion)")
+        raise FileNotFoundError(f"fashion: {path} is missing (provenance.json names it); reinstall snnlab-kd, or "
+                                "in a clone restore it with git checkout -- snnlab/data/fashion_subset")
     digest = file_digest(path)
     if digest != provenance["file_sha256"]:
         raise ValueError(f"fashion: {path} has SHA-256 {digest}, provenance.json records {provenance['file_sha256']}: "
-                         "the file is damaged (or a Git LFS pointer); restore it with git checkout -- data/fashion")
+                         "the file is damaged (or a Git LFS pointer); reinstall snnlab-kd, or in a clone restore it with "
+                         "git checkout -- snnlab/data/fashion_subset")
     with np.load(io.BytesIO(lzma.decompress(path.read_bytes())), allow_pickle=False) as handle:
         return {key: handle[key] for key in handle.files}
 
@@ -104,12 +108,12 @@ def _images_dataset(images: np.ndarray, labels: np.ndarray, size: int, info: Dat
 def fashion(split: str, size: int = 28, train_limit: int | None = None, seed: int = 0,
             root: str | os.PathLike | None = None) -> TensorDataset:
     """The shipped Fashion-MNIST subset: 18,000 training and 6,000 test images (1,800 and 600 per class), a fixed
-    seeded split of the official 70,000 images with exact duplicates removed (see ``data/fashion/provenance.json``).
+    seeded split of the official 70,000 images with exact duplicates removed (see ``snnlab/data/fashion_subset/provenance.json``).
 
     ``size``: side in pixels (28 is the original; other sizes are resampled bilinearly with antialiasing, e.g. 16
     for the small book models). ``train_limit``: a class-balanced subset of the training split drawn with ``seed``
-    (the test split is always the full 6,000). ``root``: a folder holding the subset (default: the repository's
-    ``data/fashion``). Samples are ``[1, size, size]`` floats in [0, 1]; labels 0-9 (:data:`CLASSES`).
+    (the test split is always the full 6,000). ``root``: a folder holding the subset (default: ``data_root()/fashion`` when it holds one,
+    else the subset shipped in the package). Samples are ``[1, size, size]`` floats in [0, 1]; labels 0-9 (:data:`CLASSES`).
     """
     if size < 8:
         raise ValueError(f"size must be >= 8 pixels, got {size}")
@@ -123,7 +127,7 @@ def fashion(split: str, size: int = 28, train_limit: int | None = None, seed: in
     info = DatasetInfo(
         name="fashion", classes=CLASSES, sample_shape=(1, size, size),
         description="Fashion-MNIST (Xiao et al. 2017), real 28x28 grey-level images: a shipped class-balanced subset",
-        extra={"size": size, "train_limit": train_limit, "seed": seed, "source": "data/fashion/provenance.json"})
+        extra={"size": size, "train_limit": train_limit, "seed": seed, "source": "snnlab/data/fashion_subset/provenance.json"})
     return _images_dataset(images, labels, size, info)
 
 

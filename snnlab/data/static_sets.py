@@ -249,7 +249,13 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
         raise ValueError(f"{path} is not an IDX file (magic bytes {raw[:4].hex()})")
     ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise ValueError(f"{path} is truncated: its header names {ndim} dimensions but the file has {len(raw)} bytes; "
+                         "delete it and place (or download) it again")
     shape = tuple(int(d) for d in np.frombuffer(raw, ">i4", count=ndim, offset=4))
+    if any(d < 0 for d in shape):
+        raise ValueError(f"{path} is damaged: its header gives the negative dimensions {shape}; delete it and place "
+                         "(or download) it again")
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
     expected = 4 + 4 * ndim + int(np.prod(shape)) * dtype.itemsize
     if len(raw) != expected:

@@ -3,13 +3,36 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from spikingjelly.activation_based import functional
+from spikingjelly.activation_based.base import MemoryModule
 from torch import nn
 
 from ..encoding import encode
 from ..layout import mean_over_time
 from ..losses.kd import response_kd_terms
 
-__all__ = ["Method", "SpikingMethod", "ANNClassification", "FrozenTeacher", "DistilledANN"]
+__all__ = ["Method", "SpikingMethod", "ANNClassification", "FrozenTeacher", "DistilledANN", "reset_around_forward"]
+
+
+def _reset_state(module: nn.Module, *_) -> None:
+    """Forward pre-hook and forward hook: ``functional.reset_net(module)``."""
+    functional.reset_net(module)
+
+
+def reset_around_forward(module: nn.Module) -> nn.Module:
+    """Make every forward of ``module`` start and end with ``functional.reset_net(module)`` when it holds stateful
+    SpikingJelly modules (neurons, any ``MemoryModule``); returns ``module``.
+
+    Any SpikingJelly network then trains batch after batch without its membrane state (and the graph it holds)
+    leaking from one forward into the next, which would otherwise fail the second backward with "Trying to
+    backward through the graph a second time". Registering twice is harmless (the hooks are added once).
+    """
+    if getattr(module, "_snnlab_resets_state", False) or not any(isinstance(m, MemoryModule) for m in module.modules()):
+        return module
+    module.register_forward_pre_hook(_reset_state)
+    module.register_forward_hook(_reset_state)
+    module._snnlab_resets_state = True
+    return module
 
 
 class Method(nn.Module):
@@ -23,6 +46,10 @@ class Method(nn.Module):
     accuracy) and :meth:`predict` (evaluation: class scores ``[N, C]``); a method whose loss changes with the
     epoch (a curriculum) overrides :meth:`on_epoch_start`, which the trainer calls before every epoch.
     """
+
+    ignore_index: int | None = None
+    """A label the method's loss ignores (e.g. ``-100`` for padding); the trainer refuses every other label outside
+    ``[0, num_classes)``."""
 
     def on_epoch_start(self, epoch: int) -> None:
         """Called by the trainer before training epoch ``epoch`` (1-based); the default does nothing."""
@@ -42,13 +69,16 @@ class SpikingMethod(Method):
     axis (event frames ``[T', N, ...]``, as batched by snnlab's event collate) are cut to their first ``T`` frames
     (fewer than ``T`` is an error), and a dict of such tensors (a multimodal model's input) is used as it is.
     Predictions are rate-decoded: the mean of the per-step outputs.
+
+    ``model`` may be any SpikingJelly network, snnlab's or your own: its neuron state is reset before and after
+    every forward (:func:`reset_around_forward`), so you never call ``functional.reset_net`` yourself.
     """
 
     def __init__(self, model: nn.Module, T: int, encoding: str = "direct"):
         super().__init__()
         if isinstance(T, bool) or not isinstance(T, int) or T < 1:
             raise ValueError(f"T (time steps) must be a positive int, got {T!r}")
-        self.model, self.T, self.encoding = model, T, encoding
+        self.model, self.T, self.encoding = reset_around_forward(model), T, encoding
 
     def to_time_major(self, inputs: torch.Tensor) -> torch.Tensor:
         if isinstance(inputs, dict):
@@ -94,6 +124,7 @@ class FrozenTeacher(nn.Module):
     def set_teacher(self, teacher: nn.Module | None) -> None:
         self.teacher = teacher
         if teacher is not None:
+            reset_around_forward(teacher)   # a spiking teacher starts every forward from rest
             teacher.requires_grad_(False)
             teacher.eval()
 

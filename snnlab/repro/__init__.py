@@ -22,6 +22,7 @@ from .demos import (Demonstration, demonstration_names, get_demonstration, recor
                     register_demonstration, run_demonstration)
 from .registry import (BOOK_SEEDS, PRESETS, VERDICTS, PaperVariant, Premise, Reproduction, assess, check_preset,
                        get_reproduction, recorded_run, register, reproduction_names, run)
+from .export import load_records
 from .report import conclusion, effect_text, interval_text, paper_text
 from .results import load_results
 from .settings import stale_differences
@@ -29,7 +30,7 @@ from .sweeps import Sweep, get_sweep, recorded_sweep, register_sweep, run_sweep,
 
 __all__ = ["PRESETS", "BOOK_SEEDS", "VERDICTS", "PaperVariant", "Premise", "Reproduction", "run", "assess", "check_preset",
            "recorded_run", "stale_differences", "conclusion", "paper_text", "effect_text", "interval_text", "register",
-           "get_reproduction", "reproduction_names", "load_results", "Sweep", "register_sweep", "get_sweep", "sweep_names", "run_sweep",
+           "get_reproduction", "reproduction_names", "load_results", "load_records", "Sweep", "register_sweep", "get_sweep", "sweep_names", "run_sweep",
            "recorded_sweep", "Comparison", "register_comparison", "get_comparison", "comparison_names",
            "run_comparison", "recorded_comparison", "Demonstration", "register_demonstration", "get_demonstration",
            "demonstration_names", "run_demonstration", "recorded_demonstration"]

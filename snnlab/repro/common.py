@@ -11,6 +11,7 @@ from ..methods.base import Method
 from ..models.registry import build_model
 from ..reproducibility import seed_everything
 from ..train import TrainConfig, Trainer, final_accuracy, test_curve
+from .networks import with_network
 
 __all__ = ["SGD_COSINE", "load_data", "teacher_data", "seeded_model", "fit", "held_out_accuracy", "arm_result",
            "train_arm", "training_seconds", "energy_metrics"]
@@ -62,15 +63,16 @@ def held_out_accuracy(method: Method, settings: dict, data, seed: int) -> float:
 
 def arm_result(history: list[dict], metrics: dict | None = None) -> dict:
     """One arm's result from its training history: ``{"final": last test accuracy, "curve": test accuracy per
-    tested epoch}``, with ``"metrics"`` where further ones were measured."""
-    arm = {"final": final_accuracy(history), "curve": test_curve(history)}
+    tested epoch, "history": the per-epoch history (loss terms, accuracies, learning rate, seconds)}``, with
+    ``"metrics"`` where further ones were measured."""
+    arm = {"final": final_accuracy(history), "curve": test_curve(history), "history": [dict(e) for e in history]}
     return {**arm, "metrics": metrics} if metrics is not None else arm
 
 
 def train_arm(make_method: Callable[[object], Method], settings: dict, seed: int, progress: bool, data=None) -> dict:
-    """:func:`fit`, reduced to :func:`arm_result`."""
-    _, history = fit(make_method, settings, seed, progress, data)
-    return arm_result(history)
+    """:func:`fit`, reduced to :func:`arm_result` with the trained network (:func:`~snnlab.repro.networks.with_network`)."""
+    method, history = fit(make_method, settings, seed, progress, data)
+    return with_network(arm_result(history), method.model)
 
 
 def training_seconds(history: list[dict]) -> float:

@@ -21,7 +21,7 @@ from ..io import atomic_write_json
 from ..names import Registry
 from .registry import check_presets, data_summary, preset_setting, provenance, recorded_arms, run_seeds, summarise_arms
 from .results import paired_effect
-from .seed_store import SeedStore, check_writable
+from .seed_store import open_store
 from .settings import json_roundtrip, stale_differences
 
 __all__ = ["Comparison", "register_comparison", "get_comparison", "comparison_names", "run_comparison",
@@ -94,13 +94,13 @@ def run_comparison(name: str, preset: str = "book", seeds: int | None = None, ou
     n_seeds = settings["seeds"] if seeds is None else seeds
     if n_seeds < 1:
         raise ValueError(f"seeds must be >= 1, got {n_seeds}")
-    store = None
-    if out is not None:
-        check_writable(out)
-        store = SeedStore(_path(out, name, preset).with_suffix(".partial"), settings)
+    seed_list = list(range(n_seeds))
+    store = open_store(out, _path(out or ".", name, preset), settings)
+    if store is not None and resume and seeds is None:
+        seed_list = store.planned_seeds() or seed_list          # the interrupted run's own seeds
     start = time.perf_counter()
     with collect_execution() as execution:
-        per_seed = run_seeds(name, comparison.run_seed, settings, n_seeds, progress, store, resume)
+        per_seed = run_seeds(name, comparison.run_seed, settings, seed_list, progress, store, resume)
     arms = summarise_arms(recorded_arms(name, comparison.arms, per_seed), per_seed)
     record = {"name": name, "question": comparison.question, "preset": preset, "setting": json_roundtrip(settings),
               "metric": comparison.metric, "data": data_summary(settings), "baseline": comparison.baseline,
@@ -108,9 +108,8 @@ def run_comparison(name: str, preset: str = "book", seeds: int | None = None, ou
               **provenance(time.perf_counter() - start, execution)}
     if out is not None:
         path = _path(out, name, preset)
-        atomic_write_json(record, path)
+        store.finish(lambda: atomic_write_json(record, path), seed_list)
         record["path"] = str(path)
-        store.remove()
     return record
 
 

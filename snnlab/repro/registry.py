@@ -2,7 +2,9 @@
 of a record (effect, interval, premise, verdict)."""
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -13,16 +15,18 @@ from typing import Callable
 from ..data import get_dataset
 from ..execution import collect_execution, summarise_execution
 from ..names import Registry, did_you_mean
-from ..reproducibility import environment_info
-from .premise import Premise, arm_gap, arm_value
-from .results import paired_effect, result_path, summarise, write_result
-from .seed_store import SeedStore, check_writable
+from ..reproducibility import environment_info, git_clean
+from ..train import check_device
+from .networks import keep_networks, network_entries, network_folder
+from .protocol import ANALYSIS, Contrast, Measure, Premise, Reading, judge, protocol_hash, standing
+from .results import check_seed_result, metric_bounds, read_result, result_path, summarise, write_result
+from .seed_store import SeedStore, open_store
 from .settings import apply_overrides, json_roundtrip, stale_differences, with_train_options
 
 __all__ = ["PRESETS", "BOOK_SEEDS", "VERDICTS", "PaperVariant", "Premise", "Reproduction", "register",
            "get_reproduction", "reproduction_names", "run", "run_seeds", "recorded_arms", "summarise_arms", "data_summary", "provenance",
-           "assess", "check_preset", "preset_setting", "check_presets", "recorded_run", "read_record", "arm_value",
-           "arm_gap"]
+           "assess", "check_preset", "preset_setting", "check_presets", "recorded_run", "read_record", "Contrast",
+           "Measure", "Reading", "CONFIRMATORY_FIRST_SEED"]
 
 PRESETS = ("smoke", "book", "paper")
 """``smoke``: seconds, for tests; ``book``: embedded data on a 2-core CPU (the notebooks' default);
@@ -31,7 +35,12 @@ PRESETS = ("smoke", "book", "paper")
 BOOK_SEEDS = 5
 """Seeds of every book preset: enough for a Student-t interval with 4 degrees of freedom."""
 
-VERDICTS = ("reproduced", "reversed", "inconclusive", "not reproduced", "premise not met", "premise not measured")
+CONFIRMATORY_FIRST_SEED = 5
+"""A book record runs on seeds 5, 6, ...: seeds 0–4 were the exploratory runs that shaped the book settings, so a
+record under a frozen protocol confirms on fresh seeds."""
+
+VERDICTS = ("reproduced", "reversed", "inconclusive", "not reproduced", "premise not met",
+            "inconclusive (premise uncertain)", "premise not measured")
 """Every verdict a record can carry (:func:`assess`)."""
 
 
@@ -46,12 +55,16 @@ class PaperVariant:
 
 @dataclass(frozen=True)
 class Reproduction:
-    """A paper's claim, how to test it at each preset, and the function that runs one seed.
+    """A paper's claim, the protocol that tests it, how to run it at each preset, and the function that runs one seed.
 
     ``run_seed(settings, seed, progress)`` returns ``{arm: {"final": metric, "curve": [metric per tested epoch]}}``, and
     optionally ``"metrics": {name: value}`` per arm (further scalar results, summarised over seeds like ``final``);
-    ``arms[0]`` is the paper's method and ``arms[1]`` the baseline it is compared with; further arms (ablations,
-    a teacher) are reported alongside, and so is any arm ``run_seed`` returns beyond the declared ones.
+    ``arms[0]`` is the paper's method and ``arms[1]`` the baseline the paper sets itself against (``against`` says
+    which, in words); further arms (readings, controls, a teacher) are reported alongside, and so is any arm
+    ``run_seed`` returns beyond the declared ones. The protocol (:mod:`~snnlab.repro.protocol`) is the claim, that
+    comparison, the ``premise``, the ``readings`` of an ``open_point``, the ``further_claims``, the ``diagnostics``,
+    the analysis rule (``equivalence`` for a claim of equality), the preset's setting and the seeds
+    (:meth:`protocol`).
     """
 
     name: str
@@ -68,11 +81,45 @@ class Reproduction:
     variants: dict[str, PaperVariant] = field(default_factory=dict)
     """The paper's further settings beside the ``paper`` preset's, by name."""
     premise: Premise | None = None
-    """The condition the claim depends on, measured in every run (required by :func:`register`)."""
+    """The condition the claim depends on, measured in every run on arms that are not the method's output
+    (required by :func:`register`)."""
+    against: str = ""
+    """The baseline the paper sets itself against, in words: why ``arms[1]`` is the claim's comparison."""
+    open_point: str = ""
+    """The point of the method the paper leaves open, when ``readings`` are declared."""
+    readings: tuple[Reading, ...] = ()
+    """Each reading of ``open_point``: an arm with its own verdict; the favoured one's arm is ``arms[0]``."""
+    further_claims: tuple[Measure, ...] = ()
+    """The paper's further claims, each with a verdict of its own (e.g. a latency ratio)."""
+    diagnostics: tuple[Measure, ...] = ()
+    """Contrasts reported beside the verdict, with their intervals (e.g. a mechanism's size in an ANN)."""
 
     def settings(self, preset: str, variant: str | None = None) -> dict:
         setting = preset_setting(self.presets, preset)
         return setting if variant is None else self._variant(preset, variant).settings
+
+    def seeds(self, preset: str, count: int) -> list[int]:
+        """The seeds of a run of ``count`` seeds: from :data:`CONFIRMATORY_FIRST_SEED` at the ``book`` preset,
+        from 0 otherwise."""
+        first = CONFIRMATORY_FIRST_SEED if preset == "book" else 0
+        return list(range(first, first + count))
+
+    def protocol(self, preset: str, variant: str | None = None, setting: dict | None = None,
+                 seeds: list[int] | None = None) -> dict:
+        """The frozen protocol of a run, as JSON: claim, comparison, premise, readings, further claims,
+        diagnostics, analysis rule, preset, variant, setting (the preset's unless given) and seeds (the preset's
+        unless given). :func:`~snnlab.repro.protocol.protocol_hash` of it is the record's ``protocol_hash``."""
+        setting = self.settings(preset, variant) if setting is None else setting
+        seeds = self.seeds(preset, setting["seeds"]) if seeds is None else seeds
+        return json_roundtrip({
+            "reproduction": self.name, "paper": self.paper, "claim": self.claim, "metric": self.metric,
+            "comparison": {"method": self.arms[0], "baseline": self.arms[1], "against": self.against},
+            "premise": self.premise.to_dict(),
+            "open_point": self.open_point, "readings": [dataclasses.asdict(r) for r in self.readings],
+            "further_claims": [m.to_dict() for m in self.further_claims],
+            "diagnostics": [m.to_dict() for m in self.diagnostics],
+            "analysis": {**ANALYSIS, "equivalence": self.equivalence},
+            "preset": preset, "variant": variant, "setting": setting, "seeds": list(seeds)})
 
     def target(self, preset: str, variant: str | None = None) -> dict | None:
         """The paper's result a run of ``preset`` (and ``variant``) is compared with."""
@@ -112,7 +159,39 @@ def register(reproduction: Reproduction) -> Reproduction:
     if reproduction.premise is None:
         raise ValueError(f"reproduction {reproduction.name!r} declares no premise: state the condition its claim "
                          "depends on as a Premise, measured from its arms")
+    check_protocol(reproduction)
     return _REGISTRY.add(reproduction)
+
+
+def check_protocol(reproduction: Reproduction) -> None:
+    """Refuse a protocol that cannot be judged: no ``against``; a reading, premise or measure naming an arm that is
+    not declared; readings without an ``open_point`` or without exactly one favoured reading, whose arm must be the
+    compared method arm ``arms[0]``; and a premise measured on the method's own output."""
+    name, arms = reproduction.name, set(reproduction.arms)
+
+    def refuse(problem: str) -> None:
+        raise ValueError(f"reproduction {name!r}: {problem}")
+
+    if not reproduction.against:
+        refuse("says nothing about its baseline: set against= to the baseline the paper sets itself against")
+    contrasts = [*reproduction.premise.contrasts, *(m.contrast for m in reproduction.further_claims),
+                 *(m.contrast for m in reproduction.diagnostics)]
+    for quantity in (q for c in contrasts for q in (c.better, c.worse) if isinstance(q, str)):
+        if quantity.partition(":")[0] not in arms:
+            refuse(f"the quantity {quantity!r} names an arm that is not declared in arms {sorted(arms)}")
+    method_arms = {reproduction.arms[0], *(reading.arm for reading in reproduction.readings)}
+    circular = [q for c in reproduction.premise.contrasts for q in (c.better, c.worse)
+                if isinstance(q, str) and q.partition(":")[0] in method_arms]
+    if circular:
+        refuse(f"its premise is measured on the method's own output ({', '.join(circular)}); measure it on arms "
+               "that are not the method's")
+    if reproduction.readings:
+        favoured = [reading for reading in reproduction.readings if reading.favoured]
+        if not reproduction.open_point or len(favoured) != 1 or favoured[0].arm != reproduction.arms[0]:
+            refuse("readings need an open_point and exactly one favoured reading whose arm is arms[0]")
+        unknown = [reading.arm for reading in reproduction.readings if reading.arm not in arms]
+        if unknown:
+            refuse(f"readings name undeclared arms {unknown}")
 
 
 def reproduction_names() -> list[str]:
@@ -157,61 +236,75 @@ def data_summary(settings: dict) -> dict:
             "checksum": checksum}
 
 
-def _combined_verdict(difference_verdict: str, premise: dict) -> str:
-    """The claim's verdict: the difference's, unless the premise failed (or could not be measured)."""
-    if premise["holds"] is None:
-        return "premise not measured"
-    return difference_verdict if premise["holds"] else "premise not met"
+def _unfrozen_protocol(record: dict, current: dict) -> dict:
+    """The protocol a record made before protocols were stored is judged by: today's, comparing the pair the record
+    itself compared."""
+    method, baseline = record["effect"]["of"].split(" - ")
+    return {**current, "comparison": {**current["comparison"], "method": method, "baseline": baseline}}
 
 
 def assess(record: dict) -> dict:
-    """``record`` with its ``effect`` and ``premise`` (re)computed from its per-seed arm values by the current rule
-    (:func:`~snnlab.repro.results.paired_effect`) and the reproduction's :class:`Premise`, and the paper's result
-    it is compared with as the registry states it now (:meth:`Reproduction.target`).
+    """``record`` judged by the protocol it was run under (:func:`~snnlab.repro.protocol.judge`), with its standing
+    against its reproduction's protocol today (:func:`~snnlab.repro.protocol.standing`) and the paper's result as
+    the registry states it now (:meth:`Reproduction.target`).
 
-    ``effect["verdict_of_difference"]`` is the interval's verdict; ``effect["verdict"]`` is the claim's: the same,
-    or ``"premise not met"`` when the premise does not hold (``"premise not measured"`` when the record lacks an arm
-    the premise needs).
+    A record made before protocols were stored is judged by today's protocol and stands as exploratory.
+    ``effect`` is the compared pair's (``verdict_of_difference``: the interval's verdict; ``verdict``: the claim's,
+    which the premise's status can override); ``readings``, ``further_claims`` and ``diagnostics`` follow the
+    protocol; ``protocol_status`` is the standing.
     """
     reproduction = get_reproduction(record["name"])
-    method_arm, baseline_arm = record["effect"]["of"].split(" - ")
-    arms = record["arms"]
-    effect = paired_effect(arms[method_arm]["per_seed"], arms[baseline_arm]["per_seed"], reproduction.equivalence)
-    premise = reproduction.premise.assess(arms)
-    return {**record, "premise": premise,
-            "paper_result": reproduction.target(record.get("preset"), record.get("variant")),
-            "effect": {"of": record["effect"]["of"], **effect, "test_size": record.get("data", {}).get("test_size"),
-                       "verdict_of_difference": effect["verdict"],
-                       "verdict": _combined_verdict(effect["verdict"], premise)}}
+    preset, variant = record.get("preset"), record.get("variant")
+    current = reproduction.protocol(preset, variant)
+    judged = judge(record.get("protocol") or _unfrozen_protocol(record, current), record["arms"])
+    judged["effect"]["test_size"] = record.get("data", {}).get("test_size")
+    return {**record, **judged, "protocol_status": standing(record, current),
+            "paper_result": reproduction.target(preset, variant)}
 
 
-def run_seeds(name: str, run_seed: Callable[[dict, int, bool], dict], settings: dict, n_seeds: int,
-              progress: bool, store: SeedStore | None, resume: bool) -> list[dict]:
-    """``run_seed(settings, seed, progress)`` for every seed of a run called ``name``: read back from ``store`` when
-    resuming, else trained and saved as it finishes."""
-    saved = store.saved_seeds() if store is not None else []
-    if saved and not resume:
-        raise FileExistsError(f"{store.folder} holds {len(saved)} finished seed(s) of an interrupted run: pass "
-                              "resume=True (--resume on the command line) to continue from them, or delete the "
-                              "folder to start again")
-    results = []
-    for seed in range(n_seeds):
-        if seed in saved:
-            results.append(store.load(seed))
-            print(f"{name}: seed {seed} read from {store.folder}", file=sys.stderr)
-            continue
-        results.append(run_seed(settings, seed, progress))
+def run_seeds(name: str, run_seed: Callable[[dict, int, bool], dict], settings: dict, seeds: list[int],
+              progress: bool, store: SeedStore | None, resume: bool,
+              bounds: tuple[float, float] = (-math.inf, math.inf)) -> list[dict]:
+    """``run_seed(settings, seed, progress)`` for every seed in ``seeds`` of a run called ``name``: read back from
+    ``store`` when resuming, else trained and saved as it finishes.
+
+    ``store`` is begun first (:meth:`~snnlab.repro.seed_store.SeedStore.begin`: its lock taken, its folder checked,
+    a resumed run's seed list compared with the interrupted one's), so nothing trains on a refusal; its lock is
+    released when a seed fails. Every result must hold finite values, its arms' within ``bounds`` (the metric's
+    range, :func:`~snnlab.repro.results.check_seed_result`), before it is saved."""
+    try:
         if store is not None:
-            store.save(seed, results[-1])
-    return results
+            store.begin(seeds, resume)
+        return [_seed_result(name, run_seed, settings, seed, progress, store, bounds) for seed in seeds]
+    except BaseException:
+        if store is not None:
+            store.release()
+        raise
+
+
+def _seed_result(name: str, run_seed: Callable[[dict, int, bool], dict], settings: dict, seed: int, progress: bool,
+                 store: SeedStore | None, bounds: tuple[float, float]) -> dict:
+    """Seed ``seed``'s result: read back from ``store`` when it holds it, else trained, checked and saved."""
+    if store is not None and seed in store.saved_seeds():
+        print(f"{name}: seed {seed} read from {store.folder}", file=sys.stderr)
+        result = store.load(seed)
+        check_seed_result(result, f"{store.folder}/seed-{seed}.json", bounds)
+        return result
+    result = run_seed(settings, seed, progress)
+    check_seed_result(result, f"{name}: seed {seed}", bounds)
+    if store is not None:
+        store.save(seed, result)
+    return result
 
 
 def provenance(wall_clock_s: float, execution: list) -> dict:
     """Where and when a run was made: its wall-clock time, what its training ran on (:mod:`snnlab.execution`), the
-    hardware, package versions, Python, git SHA and the creation time."""
+    hardware, package versions, Python, git SHA, whether that tree was unmodified (``git_clean``; ``None`` outside
+    git) and the creation time."""
     env = environment_info()
     return {"wall_clock_s": wall_clock_s, "execution": summarise_execution(execution), "hardware": env["hardware"],
             "versions": env["versions"], "python": env["python"], "git_sha": env["git_sha"],
+            "git_clean": git_clean(),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
@@ -225,7 +318,10 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
     The record holds the paper, the setting, the preset, the metric, the data (split sizes, checksum), per-seed
     values with mean and std for each arm, the paired effect (method − baseline) with its 95 % interval, minimum
     detectable effect and verdict (:func:`assess`), the premise as measured, the wall-clock time, hardware, package
-    versions and the git SHA. It is written to ``out/<name>-<preset>[-<variant>].json`` (unless ``out`` is None).
+    versions and the git SHA. It is written to ``out/<name>-<preset>[-<variant>].json`` (unless ``out`` is None),
+    with the first seed's trained networks of the compared arms beside it (:mod:`~snnlab.repro.networks`). It
+    stores the frozen protocol (:meth:`Reproduction.protocol`) with its hash, runs on the protocol's seeds (from
+    :data:`CONFIRMATORY_FIRST_SEED` at the ``book`` preset) and is judged by it (:func:`assess`).
 
     With ``out``, the folder is checked writable before anything trains, and each finished seed is saved under
     ``out/<name>-<preset>[-<variant>].partial/`` (:mod:`~snnlab.repro.seed_store`); ``resume=True`` reads those
@@ -244,17 +340,29 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
     n_seeds = settings["seeds"] if seeds is None else seeds
     if n_seeds < 1:
         raise ValueError(f"seeds must be >= 1, got {n_seeds}")
-    store = None
-    if out is not None:
-        check_writable(out)
-        store = SeedStore(result_path(out, name, preset, variant).with_suffix(".partial"), settings)
+    seed_list = reproduction.seeds(preset, n_seeds)
+    if device is not None:
+        check_device(device)
+    store = open_store(out, result_path(out or ".", name, preset, variant), settings)
+    if store is not None and resume and seeds is None:
+        seed_list = store.planned_seeds() or seed_list          # the interrupted run's own seeds
+    protocol = reproduction.protocol(preset, variant, json_roundtrip(settings), seed_list)
+    if out is not None and preset == "book" and git_clean() is False:
+        print(f"{name}: the source tree has uncommitted changes, so this record will stand as exploratory; commit "
+              "first to make a confirmatory record", file=sys.stderr)
+    compared = reproduction.arms[:2]
+    networks = None if out is None else network_folder(result_path(out, name, preset, variant))
+    run_seed = keep_networks(reproduction.run_seed, networks, compared, seed_list[0])
     start = time.perf_counter()
     with collect_execution() as execution:
-        per_seed = run_seeds(name, reproduction.run_seed, with_train_options(settings, device=device, amp=amp),
-                             n_seeds, progress, store, resume)
+        per_seed = run_seeds(name, run_seed, with_train_options(settings, device=device, amp=amp),
+                             seed_list, progress, store, resume, metric_bounds(reproduction.metric))
     wall = time.perf_counter() - start
     method_arm, baseline_arm = reproduction.arms[:2]
     record = assess({
+        "protocol": protocol,
+        "protocol_hash": protocol_hash(protocol),
+        "seeds": seed_list,
         "name": name,
         "paper": reproduction.paper,
         "claim": reproduction.claim,
@@ -267,24 +375,30 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
         "effect": {"of": f"{method_arm} - {baseline_arm}"},
         "paper_result": reproduction.target(preset, variant),
         "overrides": json_roundtrip(overrides or {}),
+        "networks": {} if networks is None else network_entries(networks, compared, seed_list[0], out),
         **provenance(wall, execution),
     })
     if out is not None:
-        record["path"] = str(write_result(record, out))
-        store.remove()
+        record["path"] = str(store.finish(lambda: write_result(record, out), seed_list))
     return record
 
 
-def read_record(path: str | Path) -> dict:
-    """A saved record; ``ValueError`` naming the file when it is truncated or not a record."""
-    try:
-        record = json.loads(Path(path).read_text())
-        if not isinstance(record, dict) or not {"name", "setting", "arms", "effect"} <= set(record):
-            raise ValueError("not a reproduction record (name, setting, arms and effect expected)")
-    except ValueError as err:
-        raise ValueError(f"{path} is not a readable reproduction record ({err}); restore it (git checkout -- {path}) "
-                         "or delete it and run the reproduction again") from err
-    return record
+def read_record(path: str | Path, name: str | None = None, preset: str | None = None,
+                variant: str | None = None) -> dict:
+    """A saved record, checked by :func:`~snnlab.repro.results.read_result`: a ``ValueError`` naming the file (and
+    the field) when it is truncated or not a record, when it is not the record of ``name`` at ``preset`` (and
+    ``variant``) where those are given, or when a value entering its verdict is not a finite number within the range
+    of its metric (the registered reproduction's)."""
+    expected = {key: value for key, value in (("name", name), ("preset", preset)) if value is not None}
+    if name is not None:
+        expected["variant"] = variant
+    return read_result(path, expected, _registered_metric)
+
+
+def _registered_metric(record: dict) -> str:
+    """The metric of a record's reproduction as registered (the record's own when it is not registered)."""
+    name = record["name"]
+    return get_reproduction(name).metric if name in reproduction_names() else str(record.get("metric", ""))
 
 
 def check_preset(preset: str) -> None:
@@ -319,7 +433,7 @@ def recorded_run(name: str, preset: str = "book", results: str | Path = "results
     path = result_path(results, name, preset)
     settings = get_reproduction(name).settings(preset)
     if path.exists() and not rerun:
-        saved = assess(read_record(path))
+        saved = assess(read_record(path, name, preset))
         return {**saved, "source": str(path), "stale": stale_differences(saved["setting"], settings)}
     out = None if preset == "smoke" else results
     return {**run(name, preset, out=out, progress=progress, resume=out is not None), "source": "run now", "stale": []}

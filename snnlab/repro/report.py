@@ -1,7 +1,8 @@
 """A record in words: the conclusion every chapter and the Results page show for a reproduction."""
 from __future__ import annotations
 
-__all__ = ["paper_text", "interval_text", "effect_text", "premise_text", "conclusion"]
+__all__ = ["paper_text", "interval_text", "effect_text", "premise_text", "readings_text", "measures_text",
+           "conclusion"]
 
 
 def paper_text(record: dict) -> str:
@@ -37,12 +38,29 @@ def effect_text(effect: dict) -> str:
 
 
 def premise_text(premise: dict) -> str:
-    """The premise, what was measured, and whether it holds."""
-    if premise["holds"] is None:
+    """The premise, what was measured with its 95 % interval, and its status (holds, fails or uncertain)."""
+    if premise["status"] == "not measured":
         return f"{premise['statement']} — not measured in this record"
-    verdict = "holds" if premise["holds"] else "does not hold"
-    return (f"{premise['statement']} — measured {premise['measured']:.2f} (needs {premise['comparison']} "
-            f"{premise['threshold']:g}): **{verdict}**")
+    return (f"{premise['statement']} — measured {premise['measured']:+.2f} {interval_text(premise)} (needs "
+            f"{premise['comparison']} {premise['threshold']:g} with an interval that excludes 0): "
+            f"**{premise['status']}**")
+
+
+def readings_text(record: dict) -> str:
+    """Markdown: one line per reading of the paper's open point — its verdict, effect and what the paper's text says
+    of it (empty when the protocol declares no readings)."""
+    readings = record.get("readings") or {}
+    lines = [f"* **{name}** ({reading['meaning']}{'; the reading the text supports' if reading['favoured'] else ''}): "
+             f"{reading['effect']['verdict']}, {reading['of']} = {effect_text(reading['effect'])}. "
+             f"{reading['support'][0].upper()}{reading['support'][1:]}."
+             for name, reading in readings.items()]
+    return "\n".join(lines)
+
+
+def measures_text(measures: dict, judged: bool) -> str:
+    """Markdown: one line per further claim (``judged``: with its verdict) or diagnostic, with its interval."""
+    return "\n".join(f"* {measure['statement']}: {measure['of']} = {effect_text(measure)}"
+                     + (f" — **{measure['verdict']}**" if judged else "") for measure in measures.values())
 
 
 def conclusion(record: dict) -> str:
@@ -57,9 +75,18 @@ def conclusion(record: dict) -> str:
     if effect.get("test_size"):
         details.append(f"test split {effect['test_size']:,} samples (one sample = {100 / effect['test_size']:.3f} "
                        "points)")
-    lines = [f"**Verdict: {effect['verdict']}** — " + "; ".join(details) + f". Rule: {effect['rule']}.",
-             f"Premise: {premise_text(premise)}.",
-             f"Paper: {paper_text(record)}."]
+    standing = record.get("protocol_status", "")
+    standing_note = "" if standing == "confirmatory" else f", {standing}"
+    lines = [f"**Verdict: {effect['verdict']}**{standing_note} — " + "; ".join(details) + f". Rule: {effect['rule']}.",
+             f"Premise: {premise_text(premise)}."]
+    if record.get("readings"):
+        lines.append(f"The paper leaves open {record['open_point']}; each reading is an arm with its own verdict:\n\n"
+                     + readings_text(record))
+    if record.get("further_claims"):
+        lines.append("Further claims of the paper:\n\n" + measures_text(record["further_claims"], judged=True))
+    if record.get("diagnostics"):
+        lines.append("Diagnostics (no verdict):\n\n" + measures_text(record["diagnostics"], judged=False))
+    lines.append(f"Paper: {paper_text(record)}.")
     if record.get("stale"):
         lines.append(f"This record was made with another setting than the current `{record['preset']}` preset ("
                      + "; ".join(record["stale"]) + f"); `snnlab reproduce {record['name']} --preset "

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..methods import TET, MeanOutputCE
 from .common import load_data, train_arm
-from .registry import BOOK_SEEDS, Premise, Reproduction, arm_value, register
+from .registry import BOOK_SEEDS, Contrast, Premise, Reproduction, register
 
 _TRAIN_CPU = dict(optimizer="adam", lr=3e-3, scheduler="cosine", batch_size=32)
 _OFFICIAL = dict(optimizer="adam", lr=1e-3, scheduler="cosine", batch_size=128)
@@ -49,6 +49,8 @@ register(Reproduction(
     presets=PRESETS,
     run_seed=run_seed,
     paper_result={"dataset": "CIFAR10-DVS", "model": "VGGSNN", "T": 10, "tet": 77.33, "note": "83.17 with augmentation"},
+    against="standard direct training (SDT): cross entropy on the time-averaged output, the baseline of the "
+            "paper's tables",
     premise=Premise("the baseline leaves room for the paper's gain: SDT's test error is at least 3 points",
-                    lambda arms: 100.0 - arm_value(arms, "mean_ce"), 3.0),
+                    Contrast(100.0, "mean_ce"), 3.0),
 ))

@@ -1,11 +1,14 @@
 """TSSD: does self-distillation from the same network run longer (plus a weak early classifier) make a low-T SNN
 more accurate than training it plainly at that T?
 
-Per seed and with identical data, initial weights and budget: TSSD (TSD + SSD, with the cross entropy at both
-lengths); the ablations TSD only and SSD only; the control "CE at both lengths" (the cross entropies of student and
-teacher without either distillation term, which isolates what the distillation adds); TSSD with its distillation
-targets detached (the choice the paper leaves open: the setting's ``detach_targets``, ``False`` as the loss is
-written, is the method's); the network trained plainly (mean-output cross entropy) at ``T_s``; and the network trained
+The paper leaves open whether the distillation targets pass gradient and whether the teacher output gets a cross
+entropy of its own; each reading is an arm with its own verdict (:data:`READINGS`): ``tssd-one-way`` (targets
+detached, no teacher cross entropy: the paper's loss L = L_task + α·L_TSD + β·L_SSD with its one-way guidance),
+``tssd-detached`` (detached, plus the teacher's cross entropy) and ``tssd`` (minimised through both sides, plus the
+teacher's cross entropy). Per seed and with identical data, initial weights and budget:
+the three readings; the ablations TSD only and SSD only (of the first reading); the control "CE at both lengths"
+(the cross entropies of student and teacher without either distillation term, the control of the readings with a
+teacher cross entropy); the network trained plainly (mean-output cross entropy) at ``T_s``; and the network trained
 plainly at ``T_t``, tested at ``T_t`` (the premise: more steps help) and at ``T_s`` (the TSSD paper's Table 2 point: a
 network trained long does not simply run shorter). Two reproductions share this code: ``tssd`` on a static set (the
 setting's ``encoding``, direct or Poisson: a causal network's first ``T_s`` steps of the ``T_t``-step input are the
@@ -25,17 +28,21 @@ from ..methods import TSSD, MeanOutputCE
 from ..reproducibility import seed_everything
 from ..train import final_accuracy, test_curve
 from .common import arm_result, fit, held_out_accuracy, load_data, train_arm
+from .networks import with_network
 from .demos import Demonstration, register_demonstration
-from .registry import BOOK_SEEDS, PaperVariant, Premise, Reproduction, arm_gap, register
+from .registry import BOOK_SEEDS, Contrast, Measure, PaperVariant, Premise, Reading, Reproduction, register
 from .sweeps import Sweep, register_sweep
 
-__all__ = ["STATIC_PRESETS", "EVENT_PRESETS", "STATIC_VARIANTS", "EVENT_VARIANTS", "ARMS", "EXIT_THRESHOLDS",
+__all__ = ["STATIC_PRESETS", "EVENT_PRESETS", "STATIC_VARIANTS", "EVENT_VARIANTS", "READINGS", "ARMS", "EXIT_THRESHOLDS",
            "run_seed", "inference_steps_demo"]
 
-ARMS = ("tssd", "plain", "tsd-only", "ssd-only", "ce-both", "tssd-detached", "plain-Tt-at-Ts")
-"""TSSD first, the plain network at ``T_s`` second (the compared pair), then the ablations, the control without
-distillation, TSSD with detached targets and the Table 2 arm (trained at ``T_t``, tested at ``T_s``; its
-``acc_at_Tt`` metric is the network trained and tested at ``T_t``)."""
+READINGS = {"tssd-one-way": dict(detach=True, teacher_ce=False), "tssd-detached": dict(detach=True, teacher_ce=True),
+            "tssd": dict(detach=False, teacher_ce=True)}
+"""Each reading's arm → its :class:`~snnlab.methods.tssd.TSSD` options (``detach_targets``, ``teacher_ce``)."""
+ARMS = ("tssd-one-way", "plain", "tssd-detached", "tssd", "tsd-only", "ssd-only", "ce-both", "plain-Tt-at-Ts")
+"""TSSD as the paper's text reads (the favoured reading) first, the plain network at ``T_s`` second (the compared
+pair), then the other two readings, the ablations, the control without distillation and the Table 2 arm (trained at
+``T_t``, tested at ``T_s``; its ``acc_at_Tt`` metric is the network trained and tested at ``T_t``)."""
 
 _ADAM = dict(optimizer="adam", lr=3e-3, scheduler="cosine", batch_size=32)
 # SGD 0.1, /10 every 30 epochs, 100 epochs, momentum 0.9, batch 64.
@@ -94,13 +101,14 @@ def _encoding(settings: dict) -> str:
 
 
 def _tssd(settings: dict, classes: int, alpha: float, beta: float, T_t: int | None = None,
-          detach: bool | None = None):
+          detach: bool | None = None, teacher_ce: bool = True):
     """A method factory: TSSD at the setting's ``T_s`` and ``T_t`` (or the given ``T_t``) with weights α, β (both 0:
     the cross entropies at both lengths alone), its distillation targets detached as the setting's
-    ``detach_targets`` says (or as ``detach``)."""
+    ``detach_targets`` says (or as ``detach``), with the teacher's cross entropy unless ``teacher_ce`` is False."""
     return lambda model: TSSD(model, settings["T_s"], T_t or settings["T_t"], classes, alpha=alpha, beta=beta,
                               weak_stage="middle" if beta else None, encoding=_encoding(settings),
-                              detach_targets=settings["detach_targets"] if detach is None else detach)
+                              detach_targets=settings["detach_targets"] if detach is None else detach,
+                              teacher_ce=teacher_ce)
 
 
 def _accuracy_at(model, T: int, settings: dict, data, seed: int) -> float:
@@ -131,15 +139,18 @@ def run_seed(settings: dict, seed: int, progress: bool) -> dict:
     data = load_data(settings)
     T_s, T_t, classes = settings["T_s"], settings["T_t"], data[0].info.num_classes
     alpha, beta, encoding = settings["alpha"], settings["beta"], _encoding(settings)
-    methods = {"tssd": _tssd(settings, classes, alpha, beta), "tsd-only": _tssd(settings, classes, alpha, 0.0),
-               "ssd-only": _tssd(settings, classes, 0.0, beta), "ce-both": _tssd(settings, classes, 0.0, 0.0),
-               "tssd-detached": _tssd(settings, classes, alpha, beta, detach=True),
+    favoured = READINGS["tssd-one-way"]
+    methods = {**{arm: _tssd(settings, classes, alpha, beta, **options) for arm, options in READINGS.items()},
+               "tsd-only": _tssd(settings, classes, alpha, 0.0, **favoured),
+               "ssd-only": _tssd(settings, classes, 0.0, beta, **favoured),
+               "ce-both": _tssd(settings, classes, 0.0, 0.0),
                "plain": lambda model: MeanOutputCE(model, T_s, encoding)}
     results = {}
     for arm, make_method in methods.items():
         method, history = fit(make_method, settings, seed, progress, data)
-        results[arm] = arm_result(history, {"acc_at_Tt": _accuracy_at(method.model, T_t, settings, data, seed),
-                                            "output_scale": _output_scale(method.model, T_s, settings, data)})
+        results[arm] = with_network(
+            arm_result(history, {"acc_at_Tt": _accuracy_at(method.model, T_t, settings, data, seed),
+                                 "output_scale": _output_scale(method.model, T_s, settings, data)}), method.model)
     long_run, history = fit(lambda model: MeanOutputCE(model, T_t, encoding), settings, seed, progress, data)
     results["plain-Tt-at-Ts"] = {"final": _accuracy_at(long_run.model, T_s, settings, data, seed),
                                  "curve": test_curve(history),
@@ -151,7 +162,32 @@ def run_seed(settings: dict, seed: int, progress: bool) -> dict:
 _PAPER = ("Zuo, Ding, Jing, Yang & Yu. Self-Distillation Learning Based on Temporal-Spatial Consistency for Spiking "
           "Neural Networks. arXiv:2406.07862, 2024")
 _PREMISE = Premise("the temporal teacher knows more: trained and tested at T_t, the network is at least 1 point more "
-                   "accurate than trained and tested at T_s", arm_gap("plain-Tt-at-Ts:acc_at_Tt", "plain"), 1.0)
+                   "accurate than trained and tested at T_s", Contrast("plain-Tt-at-Ts:acc_at_Tt", "plain"), 1.0)
+_PROTOCOL = dict(
+    against="the same network trained plainly at T_s (the paper's baseline of direct training at the same T)",
+    open_point="whether the distillation targets pass gradient, and whether the teacher output is trained by a cross "
+               "entropy of its own",
+    readings=(
+        Reading("one-way", "tssd-one-way", "targets detached, no teacher cross entropy: L = L_task + alpha L_TSD + beta L_SSD",
+                "the paper's loss has exactly these three terms, and its text describes one-way guidance: the "
+                "student imitates the teacher, the full network's stable output guides the weak classifier",
+                favoured=True),
+        Reading("teacher-ce", "tssd-detached", "targets detached, plus the teacher's cross entropy",
+                "one-way guidance as the text describes, with a term the paper's loss does not have (it keeps the "
+                "teacher's extra steps trained)"),
+        Reading("both-sides", "tssd", "distances minimised through both sides, plus the teacher's cross "
+                "entropy", "the loss as printed, without a stop-gradient; the text's one-way guidance speaks "
+                "against it, and the teacher cross entropy is not in the paper's loss"),
+    ),
+    diagnostics=(
+        Measure("distillation-share", "the distillation terms' own share: the both-sides reading against the control "
+                "with both cross entropies and no distillation", Contrast("tssd", "ce-both")),
+        Measure("teacher-ce-share", "the teacher-ce reading against the control with both cross entropies and no "
+                "distillation", Contrast("tssd-detached", "ce-both")),
+        Measure("tsd-only", "TSD alone (first reading) against plain training", Contrast("tsd-only", "plain")),
+        Measure("ssd-only", "SSD alone (first reading) against plain training", Contrast("ssd-only", "plain")),
+    ),
+)
 _CLAIM = ("Training with the same network run for T_t > T_s steps as a temporal teacher and a weak classifier after "
           "the middle stage as a spatial signal gives higher accuracy at T_s than training plainly at T_s")
 
@@ -159,11 +195,11 @@ register(Reproduction(name="tssd", paper=_PAPER, claim=_CLAIM + " (static data)"
                       metric="test accuracy (%) at T_s", arms=ARMS, presets=STATIC_PRESETS, run_seed=run_seed,
                       paper_result={"dataset": "CIFAR-10", "model": "not stated", "T": "1 (T_t = 6)",
                                     "tssd": 93.80},
-                      variants=STATIC_VARIANTS, premise=_PREMISE))
+                      variants=STATIC_VARIANTS, premise=_PREMISE, **_PROTOCOL))
 register(Reproduction(name="tssd-events", paper=_PAPER, claim=_CLAIM + " (event frames)",
                       metric="test accuracy (%) at T_s", arms=ARMS, presets=EVENT_PRESETS, run_seed=run_seed,
                       paper_result={"dataset": "CIFAR10-DVS", "model": "VGG-9", "T": 8, "tssd": 78.70},
-                      variants=EVENT_VARIANTS, premise=_PREMISE))
+                      variants=EVENT_VARIANTS, premise=_PREMISE, **_PROTOCOL))
 
 
 def teacher_steps_point(settings: dict, T_t: int, seed: int, progress: bool) -> dict:

