@@ -10,7 +10,7 @@ all of them. The neuron is TET's (``mem = 0.5 mem + x``, threshold 1, hard reset
 * ``plain-loop`` — a multi-step LIF written as the official TET code writes it (:class:`PlainLIF`);
 * ``snntorch`` — snnTorch's ``Leaky(beta=0.5, threshold=1, reset_mechanism="zero")`` called once per step, with
   snnTorch's default surrogate (arctangent) and reset timing (a spike resets the membrane at the next step).
-  snnTorch is a benchmark extra (``pip install "snnlab[bench]"``); without it this variant is left out.
+  snnTorch is a benchmark extra (``pip install "snnlab-kd[bench]"``); without it this variant is left out.
 """
 from __future__ import annotations
 

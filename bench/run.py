@@ -63,7 +63,7 @@ def main(argv=None) -> dict:
         repeats, steps, sweep = 11, (4, 8), {}
     with fixed_threads(args.threads):                        # the Trainer keeps this count too
         if not snntorch_available():
-            print("snnTorch is not installed (pip install 'snnlab[bench]'): its peer is left out")
+            print("snnTorch is not installed (pip install 'snnlab-kd[bench]'): its peer is left out")
         report = {"neuron_overhead": [neuron_overhead.measure(name, T, repeats)
                                       for name in neuron_overhead.CASES for T in steps],
                   "scaling": scaling.measure(repeats, **sweep),

@@ -234,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--preset", default="book", choices=PRESETS)
     rep.add_argument("--variant", default=None,
                      help="another of the paper's settings, at --preset paper (see `snnlab list`)")
-    rep.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the preset's)")
+    rep.add_argument("--seeds", type=int, default=None,
+                     help="number of seeds (default: the preset's; with --resume, the interrupted run's own)")
     rep.add_argument("--out", default="results", help="folder for the results file (default: results)")
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
     rep.add_argument("--resume", action="store_true",

@@ -349,7 +349,8 @@ class EnergyReport:
         layers: :class:`LayerOps` of every module that ran weight-layer ops, in module registration order.
         firing_rates: neuron-layer path → mean output over time steps, samples and neurons.
         e_mac_pj, e_ac_pj: the energy per MAC and per AC used.
-        steps: time steps of the pass (1 for an ANN); the counts cover all of them.
+        steps: time steps of the pass (1 for an ANN); the counts cover all of them, a layer whose input is the same
+            at every step once (rule 5 of the module docstring).
     """
 
     layers: tuple[LayerOps, ...]

@@ -39,7 +39,7 @@ __all__ = ["TrainConfig", "Trainer", "NonFiniteLossError", "RUN_OPTIONS", "colla
            "tested_epochs", "test_curve", "check_device"]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
-SCHEDULERS = ("cosine", "step", "none")
+SCHEDULERS = ("cosine", "step", "multistep", "none")
 
 
 def to_device(inputs, device: "torch.device | str"):
@@ -87,7 +87,7 @@ class TrainConfig:
     """Training hyper-parameters and run options (all plain values, stored in checkpoints).
 
     ``scheduler``: ``"cosine"`` (annealed to 0 over ``epochs``), ``"step"`` (× ``gamma`` every ``step_size``
-    epochs) or ``"none"``. ``amp`` applies on CUDA only. ``checkpoint_dir``: where ``last.pt`` is written after
+    epochs), ``"multistep"`` (× ``gamma`` after each epoch listed in ``milestones``) or ``"none"``. ``amp`` applies on CUDA only. ``checkpoint_dir``: where ``last.pt`` is written after
     every epoch; with ``resume=True`` a run continues from it if it exists — loaded with ``weights_only=True`` (a
     checkpoint cannot run code), and refused with the list of differences if it was written with another
     configuration (the fields of :data:`RUN_OPTIONS` aside). ``eval_every``: test after every ``eval_every``-th
@@ -103,6 +103,7 @@ class TrainConfig:
     scheduler: str = "cosine"
     step_size: int = 30
     gamma: float = 0.1
+    milestones: tuple[int, ...] = ()
     seed: int = 0
     device: str = "auto"
     amp: bool = True
@@ -133,6 +134,12 @@ class TrainConfig:
                              f"{self.grad_clip}")
         if self.step_size < 1 or not self.gamma > 0:
             raise ValueError(f"step_size must be >= 1 and gamma > 0 (got {self.step_size}, {self.gamma})")
+        self.milestones = tuple(self.milestones)
+        if self.scheduler == "multistep" and (
+                not self.milestones or list(self.milestones) != sorted(set(self.milestones))
+                or not all(isinstance(m, int) and 1 <= m < self.epochs for m in self.milestones)):
+            raise ValueError(f"the multistep scheduler needs milestones: increasing epochs in [1, {self.epochs - 1}] "
+                             f"after which the learning rate is multiplied by gamma, got {self.milestones}")
         if self.momentum < 0 or self.weight_decay < 0:
             raise ValueError(f"momentum and weight_decay must be >= 0 (got {self.momentum}, {self.weight_decay})")
         check_device(self.device)
@@ -176,7 +183,8 @@ class Trainer:
     >>> trainer = Trainer(TET(SmallCNN(10), T=4), train_set, test_set, TrainConfig(epochs=5))
     >>> history = trainer.fit()      # [{'epoch': 1, 'loss': ..., 'loss/ce': ..., 'train_acc': ..., 'test_acc': ...}, ...]
 
-    ``callbacks`` are called as ``callback(trainer, record)`` after each epoch (after the checkpoint is written).
+    ``callbacks`` are called as ``callback(trainer, record)`` after each epoch (after the checkpoint is written);
+    :mod:`snnlab.callbacks` has loggers that write the history as CSV and as TensorBoard scalars.
     """
 
     method: Method
@@ -230,6 +238,9 @@ class Trainer:
             return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=cfg.epochs)
         if cfg.scheduler == "step":
             return torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
+        if cfg.scheduler == "multistep":
+            return torch.optim.lr_scheduler.MultiStepLR(self.optimizer, milestones=list(cfg.milestones),
+                                                        gamma=cfg.gamma)
         return None
 
     @property
@@ -346,12 +357,13 @@ class Trainer:
             for name, value in [("loss", loss), *((f"loss/{k}", v) for k, v in losses.items())]:
                 sums[name] = sums.get(name, 0.0) + value.detach().item() * n
         batches.close()
+        lr = self.optimizer.param_groups[0]["lr"]             # the rate this epoch trained with
         if self.scheduler is not None:
             self.scheduler.step()
         totals = self._all_reduce([seen, correct, *sums.values()])
         seen, correct, values = totals[0], totals[1], totals[2:]
         record = {"epoch": epoch, **{k: v / seen for k, v in zip(sums, values)}, "train_acc": 100.0 * correct / seen,
-                  "lr": self.optimizer.param_groups[0]["lr"], "time_s": time.perf_counter() - start}
+                  "lr": lr, "time_s": time.perf_counter() - start}
         return record
 
     @staticmethod

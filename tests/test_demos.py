@@ -108,3 +108,7 @@ def test_energy_twins_report_the_ann_and_an_snn_at_every_step():
         report = EnergyReport.from_dict(twin["report"])
         assert twin["T"] == T and report.steps == T and report.ops == T * ann.ops
         assert report.to_dict() == twin["report"] and report.firing_rates     # the round trip loses nothing
+        assert all(entry.macs == 0 for entry in report.layers[1:])           # spike-driven after the first layer
+    before = measured["pooling_before_neurons"]              # the largest T again, poolings before the neurons
+    report = EnergyReport.from_dict(before["report"])
+    assert before["T"] == steps[-1] and report.ops == steps[-1] * ann.ops and 0 <= before["accuracy"] <= 100

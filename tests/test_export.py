@@ -90,3 +90,14 @@ def test_committed_records_export(capsys):
     assert main(["export", "tet"]) == 0
     table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert {r["arm"] for r in table} >= {"tet", "mean_ce"} and all(float(r["value"]) > 0 for r in table)
+
+
+def test_an_arm_keeps_its_per_epoch_history():
+    from snnlab.repro.common import arm_result
+
+    history = [{"epoch": 1, "loss": 1.0, "loss/ce": 1.0, "train_acc": 50.0, "lr": 0.1, "time_s": 1.0, "test_acc": 55.0},
+               {"epoch": 2, "loss": 0.5, "loss/ce": 0.5, "train_acc": 70.0, "lr": 0.0, "time_s": 1.0, "test_acc": 65.0}]
+    arm = arm_result(history)
+    assert arm["final"] == 65.0 and arm["curve"] == [55.0, 65.0] and arm["history"] == history
+    history[0]["loss"] = 9.0
+    assert arm["history"][0]["loss"] == 1.0                 # a copy: later changes to the trainer's history stay out

@@ -17,7 +17,7 @@ from snnlab import spikingjelly_private
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-IMPORT_TO_DISTRIBUTION = {"sklearn": "scikit-learn"}
+IMPORT_TO_DISTRIBUTION = {"sklearn": "scikit-learn", "PIL": "pillow", "IPython": "ipython"}
 UNDECLARED = {"torch": "snnlab uses whatever torch is installed", "tensorboard": "a dependency of SpikingJelly"}
 
 
@@ -85,3 +85,19 @@ def test_ruff_is_clean():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "snnlab", "tests", "bench", ".ci"],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_ci_workflow_runs_the_ci_script_and_publishes_the_book():
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    steps = workflow["jobs"]["test"]["steps"]
+    assert [s["run"] for s in steps if "run" in s] == ["bash .ci/run"]
+    assert workflow["jobs"]["test"]["timeout-minutes"] <= 90
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-pages-artifact"))
+    assert upload["with"]["path"] == "_build/html"
+    assert any(s.get("uses", "").startswith("actions/deploy-pages") for s in workflow["jobs"]["publish"]["steps"])
+    run = (ROOT / ".ci" / "run").read_text()
+    readme_command = "python -m pip install -q -r requirements.txt && python -m pytest -q"
+    assert readme_command in (ROOT / "README.md").read_text() and run.rstrip().endswith(readme_command)
+    assert "python -m venv .ci/venv" in run and ". .ci/venv/bin/activate" in run

@@ -489,8 +489,9 @@ def test_set_accepts_valid_values_of_the_right_type():
     from snnlab.repro.settings import apply_overrides
 
     setting = {"T": 4, "lam": 0.5, "train": {"epochs": 10, "lr": 0.1}}
-    changed = apply_overrides(setting, {"train.grad_clip": 1, "train.epochs": 3, "lam": 1, "train.grad_clip": None})
-    assert changed == {"T": 4, "lam": 1, "train": {"epochs": 3, "lr": 0.1, "grad_clip": None}}
+    changed = apply_overrides(setting, {"train.grad_clip": 1, "train.epochs": 3, "lam": 1, "train.device": "cpu"})
+    assert changed == {"T": 4, "lam": 1, "train": {"epochs": 3, "lr": 0.1, "grad_clip": 1, "device": "cpu"}}
+    assert apply_overrides(setting, {"train.grad_clip": None})["train"]["grad_clip"] is None
 
 
 def test_an_unknown_device_is_refused_before_training(tmp_path, monkeypatch, capsys):
@@ -688,7 +689,7 @@ def test_a_lock_file_that_is_a_link_is_refused_and_its_target_untouched(tmp_path
     (out / "toy-paper.lock").symlink_to(outside)
     calls = []
     _toy(monkeypatch, calls)
-    with pytest.raises(FileExistsError, match="toy-paper.lock .*remove it \\(it must be a plain file, not a link\\)"):
+    with pytest.raises(OSError, match="toy-paper.lock .*remove it \\(it must be a plain file, not a link\\)"):
         run("toy", "paper", out=str(out), progress=False)
     assert calls == [] and outside.read_text() == "keep me"
 

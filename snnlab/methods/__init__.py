@@ -1,5 +1,6 @@
 """Methods: one module per paper; each turns a batch into ``(outputs, {loss_name: loss})``."""
 from .base import ANNClassification, DistilledANN, Method, SpikingMethod
+from .dkd import DKD
 from .joint_asnn import JointASNN, SummedOutputCE
 from .kdsnn import KDSNN
 from .lasnn import LaSNN
@@ -11,4 +12,4 @@ from .tssd import TSSD
 
 __all__ = ["Method", "SpikingMethod", "ANNClassification", "DistilledANN", "TET", "MeanOutputCE", "MSKD", "TSSD", "SSNN",
            "JointASNN", "SummedOutputCE", "SpikingBERTKD", "KDSNN",
-           "LaSNN"]
+           "LaSNN", "DKD"]

@@ -6,6 +6,7 @@ results/comparisons/. Demonstrations (:mod:`snnlab.repro.demos`) train a few net
 measure what the chapter shows and write results/demos/.
 """
 from . import common_ground as _common_ground  # noqa: F401  (registers comparison "common-ground")
+from . import dkd as _dkd  # noqa: F401  (registers "dkd")
 from . import energy_twins as _energy_twins  # noqa: F401  (registers demonstration "energy-twins")
 from . import joint_asnn as _joint_asnn  # noqa: F401  (registers "joint-asnn")
 from . import kdsnn as _kdsnn  # noqa: F401  (registers "kdsnn")

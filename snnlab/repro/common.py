@@ -4,16 +4,17 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+from torch import nn
 
 from ..data import get_dataset
 from ..energy import energy_report
-from ..methods.base import Method
+from ..methods.base import ANNClassification, Method
 from ..models.registry import build_model
 from ..reproducibility import seed_everything
 from ..train import TrainConfig, Trainer, final_accuracy, test_curve
 from .networks import with_network
 
-__all__ = ["SGD_COSINE", "load_data", "teacher_data", "seeded_model", "fit", "held_out_accuracy", "arm_result",
+__all__ = ["SGD_COSINE", "load_data", "teacher_data", "fit_teacher", "seeded_model", "fit", "held_out_accuracy", "arm_result",
            "train_arm", "training_seconds", "energy_metrics"]
 
 SGD_COSINE = dict(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4, scheduler="cosine")
@@ -32,6 +33,14 @@ def teacher_data(settings: dict, data):
     them (e.g. a teacher that learns from more images than its students), else the students' ``data``."""
     teacher = settings["teacher"]
     return load_data({**settings, "data_options": teacher["data_options"]}) if "data_options" in teacher else data
+
+
+def fit_teacher(settings: dict, seed: int, progress: bool, data) -> tuple[nn.Module, dict]:
+    """The setting's ANN teacher (``settings["teacher"]``: model, options, training and, optionally, its own data
+    options, :func:`teacher_data`) trained with cross entropy, in evaluation mode, and its :func:`arm_result`."""
+    teacher_settings = {**settings["teacher"], "dataset": settings["dataset"]}
+    method, history = fit(ANNClassification, teacher_settings, seed, progress, teacher_data(settings, data))
+    return method.model.eval(), arm_result(history)
 
 
 def seeded_model(settings: dict, seed: int, num_classes: int):

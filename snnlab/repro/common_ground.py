@@ -109,7 +109,7 @@ def run_seed(settings: dict, seed: int, progress: bool) -> dict:
     """Every arm for one seed (see the module docstring)."""
     data = load_data(settings)
     info, test_set = data[0].info, data[1]
-    classes, (channels, size) = info.num_classes, (info.sample_shape[0], info.sample_shape[-1])
+    classes = info.num_classes
     T, options = settings["T"], settings["methods"]
     images = next(iter(DataLoader(test_set, batch_size=settings["energy_samples"], shuffle=False)))[0]
     device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -3,7 +3,7 @@
 A reproduction record (``results/<name>-<preset>[-<variant>].json``, schema in the book's "Running the code" page)
 keeps each arm's raw per-seed values under ``record["arms"][arm]["per_seed"]`` (the record's ``metric``, e.g. test
 accuracy in %) and ``record["arms"][arm]["metrics"][m]["per_seed"]`` (further measurements: energy, firing rate,
-...). :func:`tidy_rows` turns them into the long table
+...). :func:`tidy_rows` turns them into the long table::
 
     reproduction, preset, variant, reading, arm, seed, metric, value
 

@@ -22,7 +22,7 @@ from ..energy import energy_report
 from ..methods.base import ANNClassification, DistilledANN
 from ..methods.kdsnn import KDSNN
 from ..robustness import noise_robustness
-from .common import SGD_COSINE, arm_result, fit, load_data, teacher_data, train_arm
+from .common import SGD_COSINE, arm_result, fit, fit_teacher, load_data, train_arm
 from .networks import with_network
 from .registry import BOOK_SEEDS, Contrast, Measure, PaperVariant, Premise, Reproduction, register
 
@@ -95,11 +95,9 @@ def run_seed(settings: dict, seed: int, progress: bool) -> dict:
     data = load_data(settings)
     test_set, T, alpha, tau = data[1], settings["T"], settings["alpha"], settings["tau"]
     images = _first_test_batch(test_set)
-    teacher_settings = {**settings["teacher"], "dataset": settings["dataset"]}
-    teacher_method, history = fit(ANNClassification, teacher_settings, seed, progress, teacher_data(settings, data))
-    teacher = teacher_method.model.eval()
+    teacher, teacher_result = fit_teacher(settings, seed, progress, data)
     teacher_metrics = model_metrics(teacher, teacher, images, test_set, settings["noise"], seed)
-    results = {"teacher": arm_result(history, teacher_metrics)}
+    results = {"teacher": {**teacher_result, "metrics": teacher_metrics}}
 
     def student(mode: str, temperature: float = tau):
         return lambda model: KDSNN(model, None if mode == "none" else teacher, T, mode=mode, alpha=alpha,

@@ -3,7 +3,6 @@ of a record (effect, interval, premise, verdict)."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import sys
 import time
@@ -323,10 +322,12 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
     stores the frozen protocol (:meth:`Reproduction.protocol`) with its hash, runs on the protocol's seeds (from
     :data:`CONFIRMATORY_FIRST_SEED` at the ``book`` preset) and is judged by it (:func:`assess`).
 
-    With ``out``, the folder is checked writable before anything trains, and each finished seed is saved under
-    ``out/<name>-<preset>[-<variant>].partial/`` (:mod:`~snnlab.repro.seed_store`); ``resume=True`` reads those
-    back (refusing any of another setting) and trains only the missing seeds. ``wall_clock_s`` then counts only
-    this invocation's training.
+    With ``out``, the folder (writable, with free space), the device and the ``.partial`` path are checked and the
+    record's lock is taken before anything trains, and each finished seed is saved under
+    ``out/<name>-<preset>[-<variant>].partial/`` (:mod:`~snnlab.repro.seed_store`); ``resume=True`` continues the
+    interrupted run's own seed list (``seeds`` given and different: refused), reads the finished seeds back
+    (refusing any of another setting, or edited) and trains only the missing ones. ``wall_clock_s`` then counts
+    only this invocation's training. Every seed's values must be finite and within the metric's range.
 
     ``overrides`` change the preset's setting by dotted keys (:func:`~snnlab.repro.settings.apply_overrides`, e.g.
     ``{"train.epochs": 2}``); the record's setting is the changed one and lists them under ``"overrides"``, so it reads

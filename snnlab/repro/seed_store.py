@@ -62,8 +62,8 @@ def _lock(path: Path):
     try:  # never through a link: the lock file is written, and must stay inside the output folder
         handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666), "a+")
     except OSError as err:
-        raise FileExistsError(f"cannot open the lock file {path} ({err.strerror or err}); remove it (it must be a "
-                              "plain file, not a link) and run again") from err
+        raise OSError(err.errno, f"cannot open the lock file {path} ({err.strerror or err}); remove it (it must be "
+                                 "a plain file, not a link) and run again") from err
     try:
         import fcntl
     except ImportError:  # no flock (Windows): the lock is advisory only
@@ -76,8 +76,8 @@ def _lock(path: Path):
         if holder == _holder():
             return handle
         handle.close()
-        raise BlockingIOError(f"{path} is held by {holder or 'another process'}: another run of the same record is in "
-                           "progress; wait for it to finish (or stop it), then run again") from err
+        raise BlockingIOError(f"{path} is held by {holder or 'another process'}: another run of the same record is "
+                              "in progress; wait for it to finish (or stop it), then run again") from err
     handle.seek(0)
     handle.truncate()
     handle.write(_holder())

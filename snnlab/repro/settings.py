@@ -5,8 +5,10 @@ from __future__ import annotations
 import copy
 import json
 import types
+import typing
 
 from ..names import did_you_mean
+from ..train import TrainConfig
 
 __all__ = ["json_roundtrip", "stale_differences", "parse_override", "apply_overrides", "with_train_options"]
 
@@ -54,10 +56,6 @@ _PER_SEED_FIELDS = ("seed", "progress", "checkpoint_dir", "resume")
 
 def _train_fields() -> dict[str, object]:
     """The TrainConfig fields a setting's ``train`` group may hold, with their type hints."""
-    import typing
-
-    from ..train import TrainConfig
-
     hints = typing.get_type_hints(TrainConfig)
     return {name: hints[name] for name in hints if name not in _PER_SEED_FIELDS}
 
@@ -97,9 +95,9 @@ def _dotted_keys(node: dict, prefix: str = "") -> list[str]:
     return keys
 
 
-def _expected_type(key: str, node: dict, leaf: str, in_train: bool):
-    """The type a value set at ``key`` must have: the TrainConfig field's in a ``train`` group, else the present
-    value's; ``ValueError`` for a key that names nothing in the setting."""
+def _expected_type(node: dict, leaf: str, in_train: bool):
+    """The type a value set at ``node[leaf]`` must have: the TrainConfig field's in a ``train`` group, else the
+    present value's; ``KeyError`` for a key that names nothing in the setting."""
     if in_train:
         fields = _train_fields()
         if leaf not in fields:
@@ -111,9 +109,9 @@ def _expected_type(key: str, node: dict, leaf: str, in_train: bool):
     return type(present) if present is not None else object
 
 
-def _set_one(result: dict, key: str, value) -> bool:
-    """Set ``key`` (dotted) to ``value`` in ``result``; whether it lies in a ``train`` group. ``ValueError`` (with
-    the closest keys) for a key the setting does not have, a value of the wrong type, or a group replaced by a
+def _set_one(result: dict, key: str, value) -> dict | None:
+    """Set ``key`` (dotted) to ``value`` in ``result``; the ``train`` group it lies in, or ``None``. ``ValueError``
+    (with the closest keys) for a key the setting does not have, a value of the wrong type, or a group replaced by a
     value."""
     *parents, leaf = key.split(".")
     node = result
@@ -131,7 +129,7 @@ def _set_one(result: dict, key: str, value) -> bool:
         raise ValueError(f"cannot set {key!r}: a reproduction sets {leaf} itself for every seed (choose the seeds "
                          "with --seeds, the output with --out, resuming with --resume)")
     try:
-        expected = _expected_type(key, node, leaf, in_train)
+        expected = _expected_type(node, leaf, in_train)
     except KeyError:
         raise ValueError(f"cannot set {key!r}: the setting has no such key{did_you_mean(key, _dotted_keys(result))} "
                          "(`snnlab reproduce NAME --set` changes keys the preset has; see its setting in the "
@@ -143,14 +141,7 @@ def _set_one(result: dict, key: str, value) -> bool:
         raise ValueError(f"cannot set {key!r} to {value!r} ({type(value).__name__}): it takes "
                          f"{_type_name(expected)}, e.g. --set {key}={json.dumps(node.get(leaf, 1))}")
     node[leaf] = value
-    return in_train
-
-
-def _train_group(result: dict, key: str) -> dict:
-    node = result
-    for part in key.split(".")[:-1]:
-        node = node[part]
-    return node
+    return node if in_train else None
 
 
 def apply_overrides(settings: dict, overrides: dict[str, object]) -> dict:
@@ -161,13 +152,12 @@ def apply_overrides(settings: dict, overrides: dict[str, object]) -> dict:
     but those a reproduction sets per seed — and every value must have its type; each changed ``train`` group must
     still make a valid :class:`~snnlab.train.TrainConfig` (``epochs`` >= 1, ``grad_clip`` > 0 or null, an existing
     device, ...). Anything else is a one-line ``ValueError`` naming the key, with the closest valid keys."""
-    from ..train import TrainConfig
-
     result = copy.deepcopy(settings)
     for key, value in overrides.items():
-        if _set_one(result, key, value):
+        group = _set_one(result, key, value)
+        if group is not None:
             try:
-                TrainConfig(**_train_group(result, key))
+                TrainConfig(**group)
             except (ValueError, TypeError) as err:
                 raise ValueError(f"cannot set {key!r} to {value!r}: {err}") from None
     return result
