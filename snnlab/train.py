@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import pickle
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -145,6 +145,20 @@ class TrainConfig:
         check_device(self.device)
         if self.resume and not self.checkpoint_dir:
             raise ValueError("resume=True needs checkpoint_dir (the folder holding last.pt)")
+
+
+@contextmanager
+def _buffers_kept_on_error(module: torch.nn.Module):
+    """Within the block, an error puts every buffer of ``module`` (batch-norm statistics, the student's and any
+    teacher's) back as it was before the block: a batch refused after its forward pass leaves no trace."""
+    saved = [(buffer, buffer.clone()) for buffer in module.buffers()]
+    try:
+        yield
+    except BaseException:
+        with torch.no_grad():
+            for buffer, before in saved:
+                buffer.copy_(before)
+        raise
 
 
 def _info(dataset: Dataset):
@@ -329,21 +343,15 @@ class Trainer:
             self._check_inputs(inputs, where)
             self._check_layout(inputs, self.train_set)
             self._check_targets(targets, self.train_set, where)
-            buffers = [(buffer, buffer.clone()) for buffer in self.method.buffers()]
             probe = NeuronPathProbe(self.method) if self.neuron_paths is None else nullcontext()
-            with probe, torch.autocast(self.device.type, enabled=self.use_amp):
-                outputs, losses = self.module(inputs, targets)
-            if self.neuron_paths is None:
-                self.neuron_paths = probe.paths
-                report_execution(self.execution)
-            self._check_outputs(outputs, self.train_set, where)
-            try:
+            with _buffers_kept_on_error(self.method):
+                with probe, torch.autocast(self.device.type, enabled=self.use_amp):
+                    outputs, losses = self.module(inputs, targets)
+                if self.neuron_paths is None:
+                    self.neuron_paths = probe.paths
+                    report_execution(self.execution)
+                self._check_outputs(outputs, self.train_set, where)
                 loss = self._total_loss(losses, epoch, step)
-            except NonFiniteLossError:
-                with torch.no_grad():
-                    for buffer, saved in buffers:
-                        buffer.copy_(saved)
-                raise
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             if cfg.grad_clip is not None:

@@ -16,6 +16,9 @@ def test_a_run_keeps_the_first_seeds_compared_networks_and_loads_them_back(tmp_p
     entry = record["networks"]["tet"]
     assert entry["file"] == "networks/tet-smoke/tet.pt" and entry["seed"] == 0 and entry["bytes"] > 0
     assert not any(NETWORK in arm for arm in record["arms"].values())
+    history = record["arms"]["tet"]["histories"][0]                  # the loss curves are kept, and written as CSV
+    assert [epoch["epoch"] for epoch in history] == [1] and "loss/ce" in history[0] and "lr" in history[0]
+    assert "loss/ce" in (tmp_path / "tet-smoke.history.csv").read_text().splitlines()[0]
     setting = record["setting"]
     fresh = build_model(setting["model"], num_classes=10, **setting["model_options"])
     before = {k: v.clone() for k, v in fresh.state_dict().items()}

@@ -426,11 +426,11 @@ def test_outputs_must_have_one_column_per_class(tiny_images):
     train, test = tiny_images
     model = SmallCNN(num_classes=5, in_channels=1, width=4, neuron="tet")
     trainer = _tiny_trainer(train, model=model)
-    weights = {k: v.clone() for k, v in model.state_dict().items() if "weight" in k}
+    before = {k: v.clone() for k, v in model.state_dict().items()}
     with pytest.raises(ValueError, match="gives 5 scores per sample, but tiny has 4 classes; build the model with "
                                          "num_classes=4"):
         trainer.fit()
-    assert all(torch.equal(weights[k], model.state_dict()[k]) for k in weights)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())   # weights and buffers
     with pytest.raises(ValueError, match="gives 5 scores per sample"):
         trainer.evaluate(test)
 

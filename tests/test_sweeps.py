@@ -22,7 +22,8 @@ def _toy(monkeypatch, calls):
     presets = {preset: {"dataset": "digits", "value": 2.0, "seeds": 2} for preset in ("smoke", "book", "paper")}
     monkeypatch.setitem(registry._REGISTRY, "toy", registry.Reproduction(
         name="toy", paper="p", claim="c", metric="m", arms=("method", "baseline"), presets=presets,
-        run_seed=run_seed, premise=registry.Premise("method above 1", lambda arms: arms["method"]["mean"], 1.0)))
+        run_seed=run_seed, premise=registry.Premise("method above 1", registry.Contrast("method", 0.0), 1.0),
+        against="baseline"))
     monkeypatch.setitem(sweeps._SWEEPS, "toy-sweep", sweeps.Sweep(
         name="toy-sweep", reproduction="toy", parameter="v", values={"book": (1, 3)}, run_point=run_point))
     return presets
@@ -59,7 +60,8 @@ def test_recorded_run_reads_the_saved_record_and_names_what_changed(tmp_path, mo
     presets = _toy(monkeypatch, calls)
     written = run("toy", "book", out=str(tmp_path), progress=False)
     assert written["data"] == {"dataset": "digits", "train_size": 1257, "test_size": 540, "checksum": None}
-    assert written["premise"]["measured"] == 2.5 and written["effect"]["test_size"] == 540
+    assert written["seeds"] == [5, 6] and written["premise"]["measured"] == 7.5     # 2 + seed, book seeds 5, 6
+    assert written["effect"]["test_size"] == 540
     calls.clear()
     saved = recorded_run("toy", "book", results=tmp_path)
     assert saved["source"] == str(tmp_path / "toy-book.json") and saved["stale"] == [] and calls == []
@@ -67,7 +69,7 @@ def test_recorded_run_reads_the_saved_record_and_names_what_changed(tmp_path, mo
     stale = recorded_run("toy", "book", results=tmp_path)
     assert stale["stale"] == ["value: 2.0 in the record, 7.0 in the preset"] and calls == []
     fresh = recorded_run("toy", "book", results=tmp_path, rerun=True)
-    assert fresh["source"] == "run now" and fresh["arms"]["method"]["per_seed"] == [7.0, 8.0]
+    assert fresh["source"] == "run now" and fresh["arms"]["method"]["per_seed"] == [12.0, 13.0]
 
 
 def test_tssd_and_ssnn_sweeps_run_at_the_smoke_preset(tmp_path, monkeypatch):

@@ -148,7 +148,9 @@ def test_reproductions_run_every_arm(name, tmp_path, monkeypatch):
 
     monkeypatch.setenv("SNNLAB_DATA", str(tmp_path))
     record = run(name, preset="smoke", out=None, progress=False)
-    assert tuple(record["arms"]) == ARMS and record["effect"]["of"] == "tssd - plain"
+    assert tuple(record["arms"]) == ARMS and record["effect"]["of"] == "tssd-one-way - plain"
+    assert {name: reading["of"] for name, reading in record["readings"].items()} == {
+        "one-way": "tssd-one-way - plain", "teacher-ce": "tssd-detached - plain", "both-sides": "tssd - plain"}
     assert all(0.0 <= arm["mean"] <= 100.0 for arm in record["arms"].values())
     # every arm's network is tested at T_t too; the Table 2 arm's is its own last tested accuracy at T_t
     assert all(0.0 <= arm["metrics"]["acc_at_Tt"]["mean"] <= 100.0 for arm in record["arms"].values())
@@ -192,3 +194,21 @@ def test_output_scale_is_the_mean_absolute_class_score_over_the_first_test_batch
     # direct encoding repeats the image: the mean over T = 3 steps of t * x is 2 x
     expected = (2 * images[:8].flatten(1)[:, :3]).abs().mean().item()
     assert _output_scale(FirstPixels(), 3, settings, (None, test), batches=2) == pytest.approx(expected, rel=1e-6)
+
+
+def test_each_reading_trains_its_arm_with_its_own_loss():
+    """one-way: targets detached, no teacher cross entropy (the paper's three terms); teacher-ce: detached plus the
+    teacher's cross entropy; both-sides: gradients through both sides plus the teacher's cross entropy."""
+    from snnlab.repro import get_reproduction
+    from snnlab.repro.tssd import READINGS, _tssd
+
+    settings = get_reproduction("tssd").settings("smoke")
+    x, y = torch.rand(3, 1, 16, 16), torch.randint(0, 10, (3,))
+    expected = {"tssd-one-way": (True, {"ce", "tsd", "ssd"}), "tssd-detached": (True, {"ce", "ce_teacher", "tsd", "ssd"}),
+                "tssd": (False, {"ce", "ce_teacher", "tsd", "ssd"})}
+    for arm, (detached, terms) in expected.items():
+        method = _tssd(settings, 10, 1.0, 1.0, **READINGS[arm])(SmallCNN(num_classes=10, in_channels=1, width=4,
+                                                                         neuron="tssd"))
+        assert method.detach_targets == detached and set(method(x, y)[1]) == terms, arm
+    readings = {r.arm: r.favoured for r in get_reproduction("tssd").readings}
+    assert readings == {"tssd-one-way": True, "tssd-detached": False, "tssd": False}

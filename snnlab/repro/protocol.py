@@ -73,8 +73,8 @@ class Contrast:
         """The per-seed differences; ``KeyError`` when ``arms`` lacks an arm or metric it names."""
         better, worse = _values(arms, self.better), _values(arms, self.worse)
         n = len(better) if isinstance(better, list) else len(worse)
-        as_list = (lambda v: v if isinstance(v, list) else [v] * n)
-        return [b - w for b, w in zip(as_list(better), as_list(worse), strict=True)]
+        better, worse = (v if isinstance(v, list) else [v] * n for v in (better, worse))
+        return [b - w for b, w in zip(better, worse, strict=True)]
 
     def text(self) -> str:
         return f"{self.better:g} - {self.worse}" if isinstance(self.better, (int, float)) else \

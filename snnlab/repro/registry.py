@@ -16,6 +16,7 @@ from ..execution import collect_execution, summarise_execution
 from ..names import Registry, did_you_mean
 from ..reproducibility import environment_info, git_clean
 from ..train import check_device
+from .export import write_history_csv
 from .networks import keep_networks, network_entries, network_folder
 from .protocol import ANALYSIS, Contrast, Measure, Premise, Reading, judge, protocol_hash, standing
 from .results import check_seed_result, metric_bounds, read_result, result_path, summarise, write_result
@@ -202,8 +203,11 @@ def get_reproduction(name: str) -> Reproduction:
 
 
 def _summarise_arm(results: list[dict]) -> dict:
-    """One arm over seeds: ``final`` summarised (mean, std, per seed), the curves, and each extra metric summarised."""
+    """One arm over seeds: ``final`` summarised (mean, std, per seed), the curves, the per-epoch training histories
+    (loss terms, accuracies, learning rate, seconds) where every seed kept one, and each extra metric summarised."""
     arm = {**summarise([r["final"] for r in results]), "curves": [r["curve"] for r in results]}
+    if all("history" in r for r in results):
+        arm["histories"] = [r["history"] for r in results]
     if "metrics" in results[0]:
         arm["metrics"] = {key: summarise([r["metrics"][key] for r in results]) for key in results[0]["metrics"]}
     return arm
@@ -381,6 +385,7 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
     })
     if out is not None:
         record["path"] = str(store.finish(lambda: write_result(record, out), seed_list))
+        write_history_csv(record, record["path"])
     return record
 
 
