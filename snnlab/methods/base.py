@@ -25,9 +25,11 @@ def reset_around_forward(module: nn.Module) -> nn.Module:
 
     Any SpikingJelly network then trains batch after batch without its membrane state (and the graph it holds)
     leaking from one forward into the next, which would otherwise fail the second backward with "Trying to
-    backward through the graph a second time". Registering twice is harmless (the hooks are added once).
+    backward through the graph a second time". Registering twice is harmless (the hooks are added once). A callable
+    that is not a module (a function of the input) holds no state and is returned as it is.
     """
-    if getattr(module, "_snnlab_resets_state", False) or not any(isinstance(m, MemoryModule) for m in module.modules()):
+    if not isinstance(module, nn.Module) or getattr(module, "_snnlab_resets_state", False) \
+            or not any(isinstance(m, MemoryModule) for m in module.modules()):
         return module
     module.register_forward_pre_hook(_reset_state)
     module.register_forward_hook(_reset_state)
