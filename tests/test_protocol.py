@@ -191,3 +191,27 @@ def test_the_protocol_command_prints_the_protocol_and_its_hash(capsys):
     protocol = get_reproduction("tssd-events").protocol("book")
     assert json.loads(text) == protocol and last == f"protocol_hash {protocol_hash(protocol)}"
     assert [r["arm"] for r in protocol["readings"]] == ["tssd-one-way", "tssd-detached", "tssd"]
+
+
+def test_git_clean_ignores_what_runs_write_and_sees_everything_else(tmp_path):
+    import subprocess
+
+    from snnlab.reproducibility import git_clean
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    assert git_clean(tmp_path) is None                                    # not a repository
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "results").mkdir()
+    git("add", "code.py")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "c")
+    assert git_clean(tmp_path) is True
+    (tmp_path / "results" / "tet-book.json").write_text("{}")            # a record being written
+    assert git_clean(tmp_path) is True
+    (tmp_path / "new.py").write_text("")                                   # an untracked source file
+    assert git_clean(tmp_path) is False
+    (tmp_path / "new.py").unlink()
+    (tmp_path / "code.py").write_text("x = 2\n")                           # a modified one
+    assert git_clean(tmp_path) is False
