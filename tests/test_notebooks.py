@@ -243,20 +243,43 @@ def test_chapter_ends_with_summary_and_exercises_with_hints(path):
     assert exercises.count(HINT) == len(items), f"{path.name}: every exercise needs one hint"
 
 
-def _chapter_records(path: Path) -> tuple[list[Path], str | None]:
+AWAITING_RECORD: set[str] = set()
+"""Chapters whose book records are not written yet (none at present): their record tests are skipped with the
+command that writes each record. A listed chapter whose records exist fails, so the set shrinks; an unlisted chapter
+whose record is missing fails, naming the command."""
+
+
+def _record_names(path: Path) -> tuple[list[str], str | None]:
     """The book records a chapter's goals name as what ``rerun = True`` retrains, and the minutes it announces
-    (``([], None)`` when it retrains nothing)."""
+    (``([], None)`` when it retrains nothing). Reads the notebook only, so collection never depends on records."""
     goals = "".join(_read(path).cells[1].source)
     match = re.search(r"retrains (.+?): about (\d+) min", goals, re.DOTALL)
     if match is None:
         return [], None
-    records = []
-    for name in re.findall(r"`([\w-]+)`", match.group(1)):
+    return re.findall(r"`([\w-]+)`", match.group(1)), match.group(2)
+
+
+def _chapter_records(path: Path) -> tuple[list[Path], str | None]:
+    """The record files of :func:`_record_names` and the announced minutes; skips a chapter listed in
+    :data:`AWAITING_RECORD` (failing one whose records exist) and fails one whose record is missing, each time
+    naming the command that writes the record."""
+    names, minutes = _record_names(path)
+    records, missing = [], []
+    for name in names:
         found = [p for p in (ROOT / "results" / f"{name}-book.json", ROOT / "results" / "sweeps" / f"{name}-book.json",
                              ROOT / "results" / "demos" / f"{name}-book.json") if p.is_file()]
-        assert found, f"{path.name}: no book record named {name!r}"
-        records.append(found[0])
-    return records, match.group(2)
+        if found:
+            records.append(found[0])
+        else:
+            missing.append(name)
+    commands = "; ".join(f"`snnlab reproduce {name} --preset book`" for name in missing)
+    if path.stem in AWAITING_RECORD:
+        assert missing, f"{path.name}'s records exist now: remove it from AWAITING_RECORD"
+        pytest.skip(f"{path.name} awaits its record(s) {missing}: {commands} (sweeps: `snnlab sweep`, demonstrations: "
+                    "`snnlab demo`)")
+    assert not missing, (f"{path.name}: no book record named {missing}; write it ({commands}) or list the chapter in "
+                         "AWAITING_RECORD")
+    return records, minutes
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=_ids(CHAPTERS))
@@ -279,8 +302,8 @@ def test_running_page_lists_each_chapters_rerun_time():
               re.findall(r"^\| \[[^\]]+\]\(\.\./notebooks/([\w-]+)\.ipynb\) \| ([^|]+) \|", text, re.MULTILINE)}
     expected = {}
     for path in CHAPTERS:
-        records, minutes = _chapter_records(path)
-        names = ", ".join(f"`{record.stem.removesuffix('-book')}`" for record in records)
+        records, minutes = _record_names(path)
+        names = ", ".join(f"`{record}`" for record in records)
         expected[path.stem] = "nothing to retrain" if minutes is None else f"about {minutes} min ({names})"
     assert listed == expected
 
@@ -425,7 +448,7 @@ def test_stated_numbers_are_read_by_kind_and_matched_as_printed():
     assert not _is_stated_from("interval", "4.8|+0.8|+8.5", intervals)    # each number of the same difference
 
 
-RECORD_CHAPTERS = [p for p in CHAPTERS if _chapter_records(p)[0]]
+RECORD_CHAPTERS = [p for p in CHAPTERS if _record_names(p)[0]]
 
 
 @pytest.mark.parametrize("path", RECORD_CHAPTERS, ids=_ids(RECORD_CHAPTERS))
