@@ -141,3 +141,21 @@ def test_smoke_reproduction_trains_every_arm_and_learns():
     assert all(isinstance(results[arm]["network"], torch.nn.Module) for arm in ARMS[:2])
     assert results["teacher"]["final"] > 30.0 and results["dkd"]["final"] > 15.0     # chance: 10 %
     assert math.isfinite(results["dkd"]["history"][-1]["loss/dkd_nckd"])
+
+
+def test_an_ann_student_takes_dkd_through_the_loss_terms_function():
+    import torch.nn.functional as F
+
+    from snnlab.methods import DistilledANN
+
+    teacher = SmallCNN(num_classes=10, in_channels=1, width=4, neuron=None)
+    student = SmallCNN(num_classes=10, in_channels=1, width=4, neuron=None)
+    method = DistilledANN(student, teacher,
+                          loss_terms=lambda z_s, z_t, y: {"ce": F.cross_entropy(z_s, y), **decoupled_kd(z_s, z_t, y)})
+    images, targets = torch.rand(6, 1, 16, 16), torch.randint(0, 10, (6,))
+    logits, terms = method(images, targets)
+    with torch.no_grad():
+        expected = decoupled_kd(student(images), teacher(images), targets)
+    assert set(terms) == {"ce", "dkd_tckd", "dkd_nckd"}
+    assert terms["dkd_nckd"].item() == pytest.approx(expected["dkd_nckd"].item(), rel=1e-5)
+    assert set(DistilledANN(student, teacher)(images, targets)[1]) == {"ce", "kd"}      # response KD by default

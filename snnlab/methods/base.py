@@ -1,6 +1,8 @@
 """The interface every training method implements, and the plain supervised methods built on it."""
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from spikingjelly.activation_based import functional
@@ -139,23 +141,28 @@ class FrozenTeacher(nn.Module):
 
 
 class DistilledANN(FrozenTeacher, ANNClassification):
-    r"""Response-based distillation into an ANN student (Hinton, Vinyals & Dean, 2015):
+    r"""Logit distillation into an ANN student, the teacher frozen: ``loss_terms(z_S, z_T, y)`` gives the loss terms;
+    by default response-based KD (Hinton, Vinyals & Dean, 2015),
     :math:`(1-\alpha)\,\mathrm{CE}(z_S, y) + \alpha\,\tau^2\,\mathrm{KL}(\sigma(z_T/\tau)\,\|\,\sigma(z_S/\tau))`
-    (:func:`snnlab.losses.response_kd_terms`), the teacher frozen.
+    (:func:`snnlab.losses.response_kd_terms`).
 
     The control of the ANN-to-SNN distillation chapters: the same distillation into a non-spiking student of the
-    student's architecture tells whether distillation helps at all in a setting.
+    student's architecture tells whether distillation helps at all in a setting. Another paper's logit loss is a
+    ``loss_terms`` function, e.g. decoupled KD with its cross entropy:
+    ``lambda z_s, z_t, y: {"ce": F.cross_entropy(z_s, y), **decoupled_kd(z_s, z_t, y)}``.
     """
 
-    def __init__(self, model: nn.Module, teacher: nn.Module, alpha: float = 0.9, tau: float = 4.0):
+    def __init__(self, model: nn.Module, teacher: nn.Module, alpha: float = 0.9, tau: float = 4.0,
+                 loss_terms: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], dict] | None = None):
         super().__init__(model)
         if not tau > 0 or not 0.0 <= alpha <= 1.0:
             raise ValueError(f"need tau > 0 and 0 <= alpha <= 1, got tau={tau}, alpha={alpha}")
         self.alpha, self.tau = alpha, tau
+        self.loss_terms = loss_terms or (lambda z_s, z_t, y: response_kd_terms(z_s, z_t, y, self.alpha, self.tau))
         self.set_teacher(teacher)
 
     def forward(self, inputs, targets):
         logits = self.model(inputs)
         with torch.no_grad():
             teacher_logits = self.teacher(inputs)
-        return logits, response_kd_terms(logits, teacher_logits, targets, self.alpha, self.tau)
+        return logits, self.loss_terms(logits, teacher_logits, targets)
