@@ -106,6 +106,18 @@ def test_every_toc_page_is_built(built_book):
     assert (built_book / "index.html").is_file()
 
 
+def test_no_page_shows_a_path_of_the_machine_that_built_it(built_book):
+    """No page prints where the book was built (a data folder, the package's install path, a home directory)."""
+    machine_paths = {str(ROOT), str(ROOT.resolve()), str(Path.home()), tempfile.gettempdir()}
+    offenders = {}
+    for page in _pages(built_book):
+        text = html_lib.unescape(re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8")))
+        found = sorted({path for path in machine_paths if len(path) > 4 and path + "/" in text})
+        if found:
+            offenders[page.relative_to(built_book).as_posix()] = found
+    assert not offenders, f"pages showing build-machine paths: {offenders}"
+
+
 def test_no_external_scripts_or_stylesheets(built_book):
     offenders = {}
     for page in _pages(built_book):
