@@ -34,12 +34,14 @@ from dataclasses import asdict, dataclass
 
 from .results import CONFIDENCE, POWER, paired_effect, summarise, t_interval
 
-__all__ = ["Contrast", "Premise", "Reading", "Measure", "PREMISE_RULE", "PREMISE_STATUSES", "STANDINGS",
+__all__ = ["Contrast", "Premise", "Reading", "Measure", "ANALYSIS", "PREMISE_RULE", "PREMISE_STATUSES", "STANDINGS",
            "protocol_hash", "judge", "standing", "claim_verdict"]
 
 PREMISE_RULE = ("holds when the mean reaches the threshold and its 95 % interval excludes 0; fails when the "
                 "interval's upper end is below the threshold; uncertain otherwise")
 PREMISE_STATUSES = ("holds", "fails", "uncertain", "not measured")
+ANALYSIS = {"confidence": CONFIDENCE, "power": POWER}
+"""The analysis rule's fixed parameters, stored in every protocol beside the claim's equivalence tolerance."""
 
 CONFIRMATORY = "confirmatory"
 UNFROZEN = "exploratory (recorded before its protocol was frozen)"
@@ -222,6 +224,7 @@ def judge(protocol: dict, arms: dict) -> dict:
 
 
 def _has(arms: dict, contrast: Contrast) -> bool:
+    """Whether ``arms`` hold every arm and metric ``contrast`` names."""
     try:
         contrast.per_seed(arms)
     except KeyError:
@@ -246,6 +249,3 @@ def standing(record: dict, current: dict) -> str:
         return MODIFIED_TREE
     return CONFIRMATORY
 
-
-ANALYSIS = {"confidence": CONFIDENCE, "power": POWER}
-"""The analysis rule's fixed parameters, stored in every protocol beside the claim's equivalence tolerance."""
