@@ -1,5 +1,6 @@
 """Write the repository that `_config.yml` names (`repository.url`, `repository.branch`) into every file that
-links to it: the notebooks' Colab badges and install cells, the README's and "Running the code"'s install
+links to it: the notebooks' Colab badges and install cells (each the kit's one install cell,
+`snnlab.scaffold.install_cell`), the README's and "Running the code"'s install
 commands, CITATION.cff and pyproject.toml's project URLs.
 
     python .ci/set_repository.py            # after editing repository.url in _config.yml (e.g. in a fork)
@@ -8,25 +9,22 @@ commands, CITATION.cff and pyproject.toml's project URLs.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from pathlib import Path
 
+from snnlab.scaffold import GITHUB, configured_repository, install_cell
+
 ROOT = Path(__file__).resolve().parents[1]
-GITHUB = r"https://github\.com/[\w.-]+/[\w.-]+?"
 
 
 def configured(root: Path = ROOT) -> tuple[str, str]:
     """``(repository URL, branch)`` from ``_config.yml``'s ``repository`` block."""
-    text = (root / "_config.yml").read_text()
-    block = re.search(r"^repository:\n((?:[ \t]+.*\n)+)", text, re.MULTILINE)
-    if block is None:
-        raise SystemExit("_config.yml has no repository: block")
-    fields = dict(re.findall(r"^[ \t]+(\w+):[ \t]*(\S*)", block.group(1), re.MULTILINE))
-    url = fields.get("url", "").strip("\"'").rstrip("/")
-    if not re.fullmatch(GITHUB, url):
-        raise SystemExit(f"_config.yml: repository.url must be https://github.com/OWNER/NAME, got {url!r}")
-    return url, fields.get("branch", "main").strip("\"'")
+    try:
+        return configured_repository(root)
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
 
 
 def rules(url: str, branch: str) -> list[tuple[str, re.Pattern, str]]:
@@ -35,7 +33,6 @@ def rules(url: str, branch: str) -> list[tuple[str, re.Pattern, str]]:
     return [
         ("notebooks/*.ipynb", re.compile(r"colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/[\w.-]+/"),
          f"colab.research.google.com/github/{slug}/blob/{branch}/"),
-        ("notebooks/*.ipynb", re.compile(rf'REPOSITORY = \\"{GITHUB}\\"'), f'REPOSITORY = \\"{url}\\"'),   # JSON-escaped quotes
         ("README.md", re.compile(rf"git\+{GITHUB}(?=[\"'\s])"), f"git+{url}"),
         ("book/running.md", re.compile(rf"git\+{GITHUB}(?=[\"'\s])"), f"git+{url}"),
         ("CITATION.cff", re.compile(rf'^repository-code: "{GITHUB}"$', re.MULTILINE), f'repository-code: "{url}"'),
@@ -43,6 +40,15 @@ def rules(url: str, branch: str) -> list[tuple[str, re.Pattern, str]]:
         ("pyproject.toml", re.compile(rf'^Changelog = "{GITHUB}/blob/[\w.-]+/', re.MULTILINE),
          f'Changelog = "{url}/blob/{branch}/'),
     ]
+
+
+def with_install_cell(notebook: str, source: str) -> str:
+    """The text of ``notebook`` (JSON, as the notebooks are stored: indent 1, unescaped Unicode, a final newline)
+    with its Colab install cell (the first code cell) holding ``source``."""
+    content = json.loads(notebook)
+    cell = next(cell for cell in content["cells"] if cell["cell_type"] == "code")
+    cell["source"] = source.splitlines(keepends=True)
+    return json.dumps(content, indent=1, ensure_ascii=False) + "\n"
 
 
 def stale_files(root: Path = ROOT, write: bool = False) -> list[str]:
@@ -61,6 +67,12 @@ def stale_files(root: Path = ROOT, write: bool = False) -> list[str]:
             if count == 0 or new != text:
                 stale.add(str(path.relative_to(root)))
             texts[path] = new
+    for path in sorted(root.glob("notebooks/*.ipynb")):
+        text = texts.setdefault(path, path.read_text())
+        new = with_install_cell(text, install_cell(url))
+        if new != text:
+            stale.add(str(path.relative_to(root)))
+        texts[path] = new
     if write:
         for path, text in texts.items():
             if path.read_text() != text:

@@ -5,7 +5,7 @@ import time
 
 from snnlab.methods import TET
 from snnlab.repro.common import load_data
-from snnlab.repro.tet import PRESETS
+from snnlab.repro.papers.tet import PRESETS
 from snnlab.models.registry import build_model
 from snnlab.reproducibility import seed_everything
 from snnlab.train import TrainConfig, Trainer

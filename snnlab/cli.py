@@ -1,4 +1,5 @@
-"""The ``snnlab`` command: list, reproduce, sweep, compare, demo, data, export, bench, env."""
+"""The ``snnlab`` command: list, reproduce, sweep, compare, demo, data, export, bench, env, new-chapter,
+book-tables."""
 from __future__ import annotations
 
 import argparse
@@ -221,6 +222,42 @@ def _cmd_protocol(args) -> int:
     return 0
 
 
+def _cmd_new_chapter(args) -> int:
+    from .scaffold import new_chapter
+
+    root = Path(args.root)
+    written = new_chapter(args.name, root)
+    module, cls = args.name.replace("-", "_"), "".join(word.title() for word in args.name.split("-"))
+    print("written (fill every TODO; CONTRIBUTING.md says what each piece needs):")
+    for path in written:
+        print(f"  {path.relative_to(root)}")
+    print(f"""then register them, one line each:
+  snnlab/losses/__init__.py   from .{module} import {module}_loss   (and in __all__)
+  snnlab/methods/__init__.py  from .{module} import {cls}   (and in __all__)
+  snnlab/repro/papers/__init__.py  from . import {module} as _{module}  # noqa: F401  (registers "{args.name}")
+  _toc.yml                    - file: notebooks/{args.name}
+  book/references.bib         the paper's entry, cited in the chapter
+freeze the protocol (snnlab protocol {args.name}), commit, record (snnlab reproduce {args.name} --preset book), then
+write the rerun times from the record: snnlab book-tables""")
+    return 0
+
+
+def _cmd_book_tables(args) -> int:
+    from .book_tables import stale_places, write_tables
+
+    if args.check:
+        stale = stale_places(args.root)
+        if stale:
+            print("these files do not state what the records give; run snnlab book-tables:\n  " + "\n  ".join(stale),
+                  file=sys.stderr)
+            return 1
+        print("the rerun times of the chapters and of book/running.md are the records'")
+        return 0
+    written = write_tables(args.root)
+    print(f"{len(written)} file(s) rewritten from the records" + (": " + ", ".join(written) if written else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .repro import BOOK_SEEDS, PRESETS
 
@@ -293,6 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
     protocol.add_argument("name")
     protocol.add_argument("--preset", default="book", choices=PRESETS)
     protocol.add_argument("--variant", default=None, help="another of the paper's settings, at --preset paper")
+    chapter = sub.add_parser("new-chapter", help="write the skeletons of a new paper's loss, method, reproduction, "
+                                                 "tests and chapter notebook (run from the repository root)")
+    chapter.add_argument("name", help="the chapter's and reproduction's name: lower-case words joined by hyphens")
+    chapter.add_argument("--root", default=".", help="the repository root (default: the current folder)")
+    tables = sub.add_parser("book-tables", help="write the rerun times of the chapters' goals and of book/running.md's "
+                                               "table from the records (run from the repository root)")
+    tables.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is out of date")
+    tables.add_argument("--root", default=".", help="the repository root (default: the current folder)")
     env = sub.add_parser("env", help="versions, devices and the implementation each neuron preset runs with")
     env.add_argument("--device", default=None, help="device to inspect (default: cuda when available, else cpu)")
     return parser
@@ -303,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"list": _cmd_list, "reproduce": _cmd_reproduce, "sweep": _cmd_sweep,
                "compare": _cmd_compare, "demo": _cmd_demo, "data": _cmd_data,
                "bench": _cmd_bench, "env": _cmd_env, "export": _cmd_export,
-               "protocol": _cmd_protocol}[args.command]
+               "protocol": _cmd_protocol, "new-chapter": _cmd_new_chapter,
+               "book-tables": _cmd_book_tables}[args.command]
     try:
         return handler(args)
     except (ValueError, OSError, FloatingPointError) as err:  # bad names, settings or data; missing or unwritable files

@@ -18,25 +18,27 @@ multiply-add (halving is exact, so the rounding is SpikingJelly's), and the hard
 ``addcmul`` :math:`H - H\,S`.
 
 Every factor of the backward recurrence depends on :math:`H` and :math:`S` alone, which the forward pass keeps, so
-it is computed for all steps at once; with :math:`\sigma'` the surrogate's derivative,
+it is computed for all steps at once; with :math:`\sigma_\alpha'` the surrogate's derivative,
 
 .. math::
 
-    A[t] = \frac{\partial L}{\partial S[t]}\,\sigma'(H[t] - V_{th}), \qquad
-    R[t] = \frac{\partial V[t]}{\partial H[t]} = \begin{cases} 1 - V_{th}\,\sigma'(H[t]-V_{th}) & \text{soft} \\
-    1 - S[t] + (V_{reset} - H[t])\,\sigma'(H[t]-V_{th}) & \text{hard} \end{cases}
+    A[t] = \frac{\partial \mathcal L}{\partial S[t]}\,\sigma_\alpha'(H[t] - V_{th}), \qquad
+    R[t] = \frac{\partial V[t]}{\partial H[t]} = \begin{cases} 1 - V_{th}\,\sigma_\alpha'(H[t]-V_{th}) & \text{soft} \\
+    1 - S[t] + (V_{reset} - H[t])\,\sigma_\alpha'(H[t]-V_{th}) & \text{hard} \end{cases}
 
-(the :math:`\sigma'` terms of :math:`R` dropped with ``detach_reset``), and only the linear recurrence is left to the
+(the :math:`\sigma_\alpha'` terms of :math:`R` dropped with ``detach_reset``), and only the linear recurrence is left
+to the
 loop over :math:`t = T, \dots, 1`, one ``addcmul`` per step:
 
 .. math::
 
-    \frac{\partial L}{\partial H[t]} = A[t] + k\,R[t]\,\frac{\partial L}{\partial H[t+1]}, \qquad
+    \frac{\partial \mathcal L}{\partial H[t]} = A[t] + k\,R[t]\,\frac{\partial \mathcal L}{\partial H[t+1]}, \qquad
     k = \frac{\partial H[t+1]}{\partial V[t]} = 1 - \tfrac{1}{\tau}\ (1 \text{ for IF}),
 
-with :math:`\partial L/\partial V[T]` entering at :math:`t = T` through :math:`R[T]`;
-:math:`\partial L/\partial X[t] = \partial L/\partial H[t]` (divided by :math:`\tau` when the input decays) and
-:math:`\partial L/\partial V[0] = k\,\partial L/\partial H[1]`.
+with :math:`\partial \mathcal L/\partial V[T]` entering at :math:`t = T` through :math:`R[T]`;
+:math:`\partial \mathcal L/\partial X[t] = \partial \mathcal L/\partial H[t]` (divided by :math:`\tau` when the input
+decays) and
+:math:`\partial \mathcal L/\partial V[0] = k\,\partial \mathcal L/\partial H[1]`.
 
 :class:`CPUIFNode` and :class:`CPULIFNode` (what :func:`snnlab.neurons.make_neuron` builds) take this path for a
 float32 multi-step call on a CPU and SpikingJelly's own path otherwise (its fused kernels on CUDA).

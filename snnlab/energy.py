@@ -304,10 +304,10 @@ def norm_ops(input_rates: Sequence[float], layer_ops: Sequence[float]) -> float:
 
 
 def energy_ratio(norm_ops_value: float, cost_ratio: float = MAC_AC_COST_RATIO) -> float:
-    r"""ANN/SNN energy ratio of SpikingBERT (Bal & Sengupta, AAAI 2024): :math:`e = (\mathrm{Norm\#OPS} / 5.1)^{-1}`.
+    r"""ANN/SNN energy ratio of SpikingBERT (Bal & Sengupta, AAAI 2024): :math:`\eta = (\mathrm{Norm\#OPS} / 5.1)^{-1}`.
 
     The ANN does :math:`\sum\mathrm{Layer\#OPS}` MACs, the SNN :math:`\mathrm{Norm\#OPS}\cdot\sum\mathrm{Layer\#OPS}`
-    ACs, and a MAC costs ``cost_ratio`` = 4.6/0.9 ≈ 5.1 ACs; so :math:`e > 1` means the SNN uses less energy.
+    ACs, and a MAC costs ``cost_ratio`` = 4.6/0.9 ≈ 5.1 ACs; so :math:`\eta > 1` means the SNN uses less energy.
     (It treats every SNN operation as an AC; :attr:`EnergyReport.ann_ratio` charges analog-input layers as MACs.)
     """
     if norm_ops_value <= 0:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["atomic_path", "atomic_torch_save", "atomic_write_json", "atomic_write_csv", "csv_text", "STALE_TEMPORARY_S"]
+__all__ = ["atomic_path", "create_files", "atomic_torch_save", "atomic_write_json", "atomic_write_csv", "csv_text", "STALE_TEMPORARY_S"]
 
 STALE_TEMPORARY_S = 3600.0
 """A temporary file of an atomic write older than this (seconds) was left by a killed writer and is removed."""
@@ -55,6 +55,33 @@ def atomic_path(path: str | os.PathLike):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def create_files(texts: dict[Path, str]) -> list[Path]:
+    """Create the text files ``{path: text}`` together or not at all, never overwriting one.
+
+    Each is written to a temporary file beside its place and hard-linked there (a link fails with
+    ``FileExistsError`` on an existing file, so a file another writer created meanwhile is kept); a failure removes
+    the files already created. Returns the paths created."""
+    created: list[Path] = []
+    try:
+        for path, text in texts.items():
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            try:
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(text)
+                os.chmod(tmp, 0o666 & ~_umask())
+                os.link(tmp, path)
+            finally:
+                os.remove(tmp)
+            created.append(path)
+    except BaseException:
+        for path in created:
+            path.unlink()
+        raise
+    return created
 
 
 def atomic_torch_save(obj, path: str | os.PathLike) -> None:

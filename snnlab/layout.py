@@ -20,5 +20,5 @@ def require_time_major(x: torch.Tensor, ndim: int, name: str = "input", what: st
 
 
 def mean_over_time(out_seq: torch.Tensor) -> torch.Tensor:
-    """Rate-decoded output: :math:`\\bar O = \\frac1T\\sum_t O(t)`, ``[T, N, C]`` → ``[N, C]``."""
+    """Rate-decoded output: :math:`\\bar O = \\frac1T\\sum_t O[t]`, ``[T, N, C]`` → ``[N, C]``."""
     return require_time_major(out_seq, 3, "out_seq", "[T, N, C]").mean(0)

@@ -12,7 +12,7 @@ from scipy import stats
 from snnlab.cli import main
 from snnlab.energy import E_AC_PJ, E_MAC_PJ
 from snnlab.repro import comparisons, recorded_comparison, run_comparison
-from snnlab.repro.common_ground import ARMS, PRESETS, SNN_ARMS
+from snnlab.repro.papers.common_ground import ARMS, PRESETS, SNN_ARMS
 from snnlab.repro.seed_store import SeedStore
 
 _ARM_OFFSETS = {"base": 0.0, "better": 2.0, "noisy": 0.0}

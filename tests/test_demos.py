@@ -10,8 +10,8 @@ import pytest
 from snnlab.cli import main
 from snnlab.energy import EnergyReport
 from snnlab.repro import demos, recorded_demonstration, run_demonstration
-from snnlab.repro.energy_twins import PRESETS as TWIN_PRESETS
-from snnlab.repro.tssd import EXIT_THRESHOLDS
+from snnlab.repro.papers.energy_twins import PRESETS as TWIN_PRESETS
+from snnlab.repro.papers.tssd import EXIT_THRESHOLDS
 
 
 def _toy(monkeypatch, calls):
@@ -67,7 +67,7 @@ def test_cli_demo_writes_the_record_and_list_names_the_demonstrations(tmp_path, 
     assert main(["demo", "toy", "--preset", "book", "--quiet", "--out", str(tmp_path)]) == 0
     assert "toy [book]: doubles its value" in capsys.readouterr().out and (tmp_path / "toy-book.json").exists()
     assert main(["list"]) == 0
-    assert "demos:        energy-twins, ssnn-transformer, toy, tssd-inference" in capsys.readouterr().out
+    assert "demos:        energy-twins, toy, tssd-inference" in capsys.readouterr().out
 
 
 def test_tssd_inference_measures_both_networks_at_every_step_and_the_early_exit():
@@ -81,19 +81,6 @@ def test_tssd_inference_measures_both_networks_at_every_step_and_the_early_exit(
     assert all(0 <= value <= 100 for value in exit_curve["accuracy"] + exit_curve["exited"])
     assert exit_curve["exited"] == sorted(exit_curve["exited"], reverse=True)   # a higher bar lets fewer leave early
     assert record["execution"]["training_runs"] == 2
-
-
-def test_ssnn_transformer_reads_distributions_that_sum_to_one_and_keep_the_total():
-    measured = run_demonstration("ssnn-transformer", "smoke", out=None, progress=False)["measured"]
-    steps, classes = measured["steps"], measured["classes"]
-    assert len(measured["distributions"]) == len(steps) - 1
-    for transition, per_class in enumerate(measured["distributions"]):
-        assert len(per_class) == len(classes)
-        for shares in per_class:
-            assert len(shares) == steps[transition + 1] and sum(shares) == pytest.approx(1.0, abs=1e-5)
-    assert len(measured["stage_1_output"]) == steps[0] and len(measured["stage_2_input"]) == steps[1]
-    assert sum(measured["stage_2_input"]) == pytest.approx(sum(measured["stage_1_output"]), rel=1e-5)
-    assert 0 <= measured["test_acc"] <= 100
 
 
 def test_energy_twins_report_the_ann_and_an_snn_at_every_step():

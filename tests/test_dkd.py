@@ -11,7 +11,7 @@ import torch
 from snnlab.losses import decoupled_kd, dkd_parts, kd_loss
 from snnlab.methods import DKD
 from snnlab.models import SmallCNN
-from snnlab.repro.dkd import ARMS, PRESETS, official_schedule, run_seed
+from snnlab.repro.papers.dkd import ARMS, PRESETS, official_schedule, run_seed
 from snnlab.train import TrainConfig, Trainer
 
 

@@ -260,7 +260,7 @@ def test_overlapping_pooling_of_spikes_does_not_fold_and_is_a_clear_error():
 
 
 def test_moving_the_poolings_of_small_cnn_before_its_neurons_keeps_it_spike_driven():
-    from snnlab.repro.energy_twins import pooling_before_neurons
+    from snnlab.repro.papers.energy_twins import pooling_before_neurons
 
     torch.manual_seed(0)
     after = SmallCNN(width=4, neuron="if").eval()

@@ -252,9 +252,9 @@ def test_joint_training_learns(tiny_images):
 
 
 def test_reproduction_smoke_runs_every_arm_with_energy(tmp_path, monkeypatch):
-    import snnlab.repro.joint_asnn  # noqa: F401  (registers "joint-asnn")
+    import snnlab.repro.papers.joint_asnn  # noqa: F401  (registers "joint-asnn")
     from snnlab.repro import run
-    from snnlab.repro.joint_asnn import ARMS
+    from snnlab.repro.papers.joint_asnn import ARMS
 
     monkeypatch.setenv("SNNLAB_DATA", str(tmp_path))
     record = run("joint-asnn", preset="smoke", out=None, progress=False)
@@ -275,7 +275,7 @@ def test_paper_preset_runs_on_cifar100_files(tmp_path):
     and one epoch keep it quick)."""
     from test_data_real import make_cifar
 
-    from snnlab.repro.joint_asnn import ARMS, PRESETS, run_seed
+    from snnlab.repro.papers.joint_asnn import ARMS, PRESETS, run_seed
 
     make_cifar(tmp_path / "cifar-100-python", hundred=True)
     paper = PRESETS["paper"]
@@ -294,7 +294,7 @@ def test_committed_book_record_reports_energy_for_every_arm():
     import json
     from pathlib import Path
 
-    from snnlab.repro.joint_asnn import ARMS
+    from snnlab.repro.papers.joint_asnn import ARMS
 
     record = json.loads((Path(__file__).resolve().parents[1] / "results" / "joint-asnn-book.json").read_text())
     assert tuple(record["arms"]) == ARMS

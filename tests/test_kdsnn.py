@@ -209,7 +209,7 @@ def test_paper_preset_runs_on_cifar10_files(tmp_path):
     format; the networks are scaled down (width_mult) to keep the test short."""
     from test_data_real import make_cifar
 
-    from snnlab.repro.kdsnn import ARMS, PRESETS, STUDENT_MODES, run_seed
+    from snnlab.repro.papers.kdsnn import ARMS, PRESETS, STUDENT_MODES, run_seed
 
     make_cifar(tmp_path / "cifar-10-batches-py")
     paper = PRESETS["paper"]
@@ -230,7 +230,7 @@ def test_paper_preset_runs_on_cifar10_files(tmp_path):
 
 def test_committed_book_record_has_the_metrics_the_chapter_shows():
     """(That the record's setting is the book preset's is checked for every record in tests/test_records.py.)"""
-    from snnlab.repro.kdsnn import ARMS, PRESETS, STUDENT_MODES
+    from snnlab.repro.papers.kdsnn import ARMS, PRESETS, STUDENT_MODES
 
     record = json.loads((Path(__file__).resolve().parents[1] / "results" / "kdsnn-book.json").read_text())
     assert tuple(record["arms"]) == ARMS + tuple(f"kd-response-tau{tau:g}" for tau in PRESETS["book"]["tau_sweep"])

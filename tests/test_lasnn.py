@@ -24,7 +24,7 @@ from snnlab.methods.lasnn import LaSNN, attention_levels
 from snnlab.models import SmallCNN
 from snnlab.models.plain import ConversionCNN
 from snnlab.neurons import neuron_spec
-from snnlab.repro.lasnn import accuracy_by_steps, steps_to_reach
+from snnlab.repro.papers.lasnn import accuracy_by_steps, steps_to_reach
 from snnlab.train import TrainConfig, Trainer
 
 IF_SOFT = neuron_spec("if", v_reset=None, surrogate="triangle", alpha=1.0)
@@ -235,7 +235,7 @@ def test_paper_preset_runs_on_cifar10_files(tmp_path):
     runs end to end on CIFAR's file format; networks, T and sweeps are scaled down to keep the test short."""
     from test_data_real import make_cifar
 
-    from snnlab.repro.lasnn import ARMS, PRESETS, run_seed
+    from snnlab.repro.papers.lasnn import ARMS, PRESETS, run_seed
 
     make_cifar(tmp_path / "cifar-10-batches-py")
     paper = PRESETS["paper"]
@@ -256,7 +256,7 @@ def test_paper_preset_runs_on_cifar10_files(tmp_path):
 
 def test_committed_book_record_has_the_metrics_the_chapter_shows():
     """(That the record's setting is the book preset's is checked for every record in tests/test_records.py.)"""
-    from snnlab.repro.lasnn import ARMS, PRESETS
+    from snnlab.repro.papers.lasnn import ARMS, PRESETS
 
     record = json.loads((Path(__file__).resolve().parents[1] / "results" / "lasnn-book.json").read_text())
     assert set(record["arms"]) == set(ARMS) | {f"lasnn-lr{rate:g}" for rate in PRESETS["book"]["lr_sweep"]}

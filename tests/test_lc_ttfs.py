@@ -235,7 +235,7 @@ def test_paper_preset_runs_on_cifar10_files(tmp_path):
     file format, and its conversion is exact."""
     from test_data_real import make_cifar
 
-    from snnlab.repro.lc_ttfs import PRESETS, run_seed
+    from snnlab.repro.papers.lc_ttfs import PRESETS, run_seed
 
     make_cifar(tmp_path / "cifar-10-batches-py")
     paper = PRESETS["paper"]

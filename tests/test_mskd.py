@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from snnlab.evaluation import clip_protocol
-from snnlab.losses import curriculum_alpha, hckd_loss, hit_signal, tckd_loss
+from snnlab.losses import curriculum_alpha, hit_signal, mskd_hckd_loss, mskd_tckd_loss
 from snnlab.methods import MSKD
 from snnlab.models import IntensityStudent, SEENTeacher
 from snnlab.train import TrainConfig, Trainer
@@ -55,11 +55,11 @@ def test_hckd_and_tckd_match_an_independent_computation(space, seed):
     as_t = [torch.tensor(a, dtype=torch.float64) for a in (student, teacher)]
     y = torch.tensor(target)
     assert np.allclose(hit_signal(as_t[0], y, space).numpy(), s_ref)
-    assert hckd_loss(*as_t, y, space).item() == pytest.approx(((s_ref - t_ref) ** 2).mean(), rel=1e-12)
+    assert mskd_hckd_loss(*as_t, y, space).item() == pytest.approx(((s_ref - t_ref) ** 2).mean(), rel=1e-12)
     s_rep = _softmax(student) if probs else student
     t_rep = _softmax(teacher) if probs else teacher
     per_step = [((s_rep[t] - t_rep[t]) ** 2).mean() for t in range(student.shape[0])]
-    assert tckd_loss(*as_t, space).item() == pytest.approx(np.mean(per_step), rel=1e-12)
+    assert mskd_tckd_loss(*as_t, space).item() == pytest.approx(np.mean(per_step), rel=1e-12)
 
 
 def test_hand_worked_example_in_logit_space():
@@ -71,22 +71,22 @@ def test_hand_worked_example_in_logit_space():
     assert torch.allclose(hit_signal(student, y, "logits"), torch.tensor([[2.0, 0, 0], [0, 0, 1]]))
     assert torch.allclose(hit_signal(teacher, y, "logits"), torch.tensor([[1.0, 0, 0], [1 / 3, 1 / 3, 1 / 3]]))
     # (1 + (1/9 + 1/9 + 4/9)) / 6 = 5/18;  TCKD: (1 + 2 + 10 + 2) / 12 = 1.25
-    assert hckd_loss(student, teacher, y, "logits").item() == pytest.approx(5 / 18)
-    assert tckd_loss(student, teacher, "logits").item() == pytest.approx(1.25)
+    assert mskd_hckd_loss(student, teacher, y, "logits").item() == pytest.approx(5 / 18)
+    assert mskd_tckd_loss(student, teacher, "logits").item() == pytest.approx(1.25)
 
 
 def test_identical_networks_have_zero_distillation_loss():
     out = torch.randn(4, 6, 7)
     y = torch.randint(0, 7, (6,))
-    assert hckd_loss(out, out.clone(), y).item() == 0.0 and tckd_loss(out, out.clone()).item() == 0.0
+    assert mskd_hckd_loss(out, out.clone(), y).item() == 0.0 and mskd_tckd_loss(out, out.clone()).item() == 0.0
 
 
 def test_bad_inputs_fail_clearly():
     out = torch.randn(4, 6, 7)
     with pytest.raises(ValueError, match="same shape"):
-        tckd_loss(out, torch.randn(3, 6, 7))
+        mskd_tckd_loss(out, torch.randn(3, 6, 7))
     with pytest.raises(ValueError, match="space"):
-        tckd_loss(out, out, "softmax")
+        mskd_tckd_loss(out, out, "softmax")
     with pytest.raises(ValueError, match=r"\[T, N, C\]"):
         hit_signal(out[0], torch.zeros(6, dtype=torch.long))
     with pytest.raises(ValueError, match="target"):
@@ -150,8 +150,8 @@ def test_loss_terms_are_weighted_by_alpha():
     _, losses = method(x, y)
     ce = torch.stack([nn.functional.cross_entropy(out_s[t], y) for t in range(3)]).mean()
     assert losses["cls"].item() == pytest.approx(0.3 * ce.item(), rel=1e-6)
-    assert losses["hckd"].item() == pytest.approx(0.7 * hckd_loss(out_s, out_t, y).item(), rel=1e-6)
-    assert losses["tckd"].item() == pytest.approx(0.7 * tckd_loss(out_s, out_t).item(), rel=1e-6)
+    assert losses["hckd"].item() == pytest.approx(0.7 * mskd_hckd_loss(out_s, out_t, y).item(), rel=1e-6)
+    assert losses["tckd"].item() == pytest.approx(0.7 * mskd_tckd_loss(out_s, out_t).item(), rel=1e-6)
     baseline = MSKD(student, None, T=3, hckd=False, tckd=False)
     _, plain = baseline(x, y)
     assert set(plain) == {"cls"} and plain["cls"].item() == pytest.approx(ce.item(), rel=1e-6)
@@ -163,7 +163,7 @@ def test_loss_terms_are_weighted_by_alpha():
         baseline(x["frames"], y)
     scaled = MSKD(student, teacher, T=3, alpha_schedule=lambda epoch: 0.5, kd_weight=20.0)
     _, heavy = scaled(x, y)
-    assert heavy["tckd"].item() == pytest.approx(0.5 * 20.0 * tckd_loss(out_s, out_t).item(), rel=1e-6)
+    assert heavy["tckd"].item() == pytest.approx(0.5 * 20.0 * mskd_tckd_loss(out_s, out_t).item(), rel=1e-6)
     assert heavy["cls"].item() == pytest.approx(0.5 * ce.item(), rel=1e-6)
     with pytest.raises(ValueError, match="kd_weight"):
         MSKD(student, teacher, T=3, kd_weight=0.0)
@@ -290,7 +290,7 @@ def test_committed_book_record_has_every_metric_the_chapter_shows():
     import json
     from pathlib import Path
 
-    from snnlab.repro.mskd import ARMS
+    from snnlab.repro.papers.mskd import ARMS
 
     record = json.loads((Path(__file__).resolve().parents[1] / "results" / "mskd-book.json").read_text())
     for arm in ARMS:
@@ -306,7 +306,7 @@ def test_paper_preset_runs_on_a_see_folder(tmp_path):
     """The paper preset (SEE reader, SEEN settings, random-crop passes) runs end to end on SEE's released layout."""
     from test_data_real import make_see
 
-    from snnlab.repro.mskd import ARMS, PRESETS, run_seed
+    from snnlab.repro.papers.mskd import ARMS, PRESETS, run_seed
 
     make_see(tmp_path)
     paper = PRESETS["paper"]

@@ -11,7 +11,8 @@ Conventions for ``notebooks/*.ipynb``:
 * every figure has axis labels and a caption (cell metadata ``mystnb.figure``).
 * every chapter (every notebook but the Results page) opens with a learning-goals admonition that gives the reading
   time and what ``rerun = True`` costs (the wall-clock of the records it retrains), and ends with a summary and 2-4
-  exercises, each with a hint;
+  exercises, each with a hint, a worked solution in words and a collapsed solution cell that the build executes;
+  an exercise refers to a place in the book only through a link or reference that resolves;
 * plotting code is hidden (``hide-input``);
 * every result a chapter states in prose is a number of the records its goals name (``snnlab_numbers`` in a cell's
   metadata says why a cell's numbers come from elsewhere).
@@ -33,10 +34,12 @@ import pytest
 from scipy import stats as scipy_stats
 
 from snnlab import DISTRIBUTION
+from snnlab.book_tables import goals_records, record_file, stale_places
 from snnlab.energy import E_AC_PJ, E_MAC_PJ, MAC_AC_COST_RATIO
 from snnlab.neurons import PRESETS as NEURON_PRESETS
 from snnlab.repro import get_reproduction
 from snnlab.repro.results import CONFIDENCE
+from snnlab.scaffold import configured_repository, install_cell
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -63,10 +66,7 @@ def _tags(cell) -> list[str]:
 
 
 def _repository_url() -> str:
-    text = (ROOT / "_config.yml").read_text()
-    match = re.search(r"^repository:\s*\n(?:[ \t]+.*\n)*?[ \t]+url:\s*(\S+)", text, re.MULTILINE)
-    assert match, "_config.yml has no repository.url"
-    return match.group(1).strip("\"'")
+    return configured_repository(ROOT)[0]
 
 
 def test_there_are_notebooks():
@@ -145,6 +145,16 @@ def test_colab_install_cell_keeps_torch(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_install_cell_is_the_kits_one_install_cell(path):
+    """Every notebook's install cell is :func:`snnlab.scaffold.install_cell`, hidden (``hide-cell``): one source,
+    which ``.ci/set_repository.py`` writes into every notebook."""
+    cell = _code_cells(_read(path))[0]
+    assert cell.source == install_cell(_repository_url()), (
+        f"{path.name}: the install cell differs from snnlab.scaffold.install_cell; run python .ci/set_repository.py")
+    assert _tags(cell) == ["hide-cell"], f"{path.name}: tag the install cell hide-cell (and nothing else)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
 def test_open_in_colab_badge_under_the_title(path):
     first = _read(path).cells[0]
     repo = _repository_url().removeprefix("https://github.com/")
@@ -210,15 +220,16 @@ def test_notebook_runs_at_smoke_preset(path, tmp_path):
         if FIGURE_CALL.search(cell.source):
             images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
             assert len(images) == 1, f"{path.name}: a figure cell produced {len(images)} images"
+    # every exercise's solution ran and printed its answer
+    for number, (_, solution) in enumerate(_exercises(nb), 1):
+        printed = "".join(o.get("text", "") for o in solution.outputs if o.get("output_type") == "stream"
+                          and o.get("name") == "stdout")
+        assert printed.strip(), f"{path.name}: solution {number} printed nothing"
 
 
 CHAPTERS = [p for p in NOTEBOOKS if p.stem != "results"]
 """Every notebook but the generated Results page is a chapter with the same scaffolding."""
 HINT = "```{admonition} Hint"
-
-
-def _markdown(nb) -> list[str]:
-    return ["".join(cell.source) for cell in nb.cells if cell.cell_type == "markdown"]
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=_ids(CHAPTERS))
@@ -231,16 +242,131 @@ def test_chapter_opens_with_goals_and_time(path):
     assert re.search(r"\*\*Time:\*\* reading about \d+ min", goals), f"{path.name}: no reading time"
 
 
+SOLUTION = "```{admonition} Solution"
+SOLUTION_TAG = "hide-cell"
+"""The tag of a solution cell: Jupyter Book shows it collapsed, code and output, under the exercise it solves."""
+
+
+def _exercise_section(nb) -> list:
+    """The cells from the chapter's ``## Exercises`` heading to the end of the notebook."""
+    starts = [i for i, cell in enumerate(nb.cells)
+              if cell.cell_type == "markdown" and "".join(cell.source).startswith("## Exercises")]
+    return nb.cells[starts[0]:] if len(starts) == 1 else []
+
+
+def _exercises(nb) -> list[tuple]:
+    """``(exercise cell, solution cell or None)`` for every exercise of the section: a markdown cell that starts
+    with its number, and the code cell right after it."""
+    section = _exercise_section(nb)
+    return [(cell, section[i + 1] if i + 1 < len(section) and section[i + 1].cell_type == "code" else None)
+            for i, cell in enumerate(section) if cell.cell_type == "markdown" and re.match(r"\d+\. ", cell.source)]
+
+
+def _admonition(text: str, opening: str) -> str:
+    """The body of the fenced admonition of ``text`` that starts with ``opening`` (empty when there is none)."""
+    start = text.find(opening)
+    if start < 0:
+        return ""
+    body = text[start + len(opening):]
+    return body[:body.find("```")] if "```" in body else body
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=_ids(CHAPTERS))
-def test_chapter_ends_with_summary_and_exercises_with_hints(path):
+def test_chapter_ends_with_summary_and_exercises_with_solutions(path):
+    """2-4 numbered exercises after the summary, each a markdown cell with one hint and one solution in words (both
+    collapsed), followed by its solution cell: collapsed, printing its answer, executed by the book build. The
+    solution's words state no number: the numbers are the cell's output, so they stay true when the code changes."""
     nb = _read(path)
-    markdown = _markdown(nb)
-    assert any(re.search(r"^## Summary$", text, re.MULTILINE) for text in markdown), f"{path.name}: no summary"
-    exercises = "".join(nb.cells[-1].source)
-    assert exercises.startswith("## Exercises"), f"{path.name}: the last cell must be the exercises"
-    items = re.findall(r"^\d+\. ", exercises, re.MULTILINE)
-    assert 2 <= len(items) <= 4, f"{path.name}: {len(items)} exercises (2 to 4 expected)"
-    assert exercises.count(HINT) == len(items), f"{path.name}: every exercise needs one hint"
+    section = _exercise_section(nb)
+    assert section, f"{path.name}: needs one `## Exercises` heading"
+    assert section[0].get("id") == f"{path.stem}-exercises", f"{path.name}: the exercises heading's id"
+    before = nb.cells[:len(nb.cells) - len(section)]
+    assert any(c.cell_type == "markdown" and re.search(r"^## Summary$", c.source, re.MULTILINE) for c in before), (
+        f"{path.name}: no summary before the exercises")
+    exercises = _exercises(nb)
+    assert 2 <= len(exercises) <= 4, f"{path.name}: {len(exercises)} exercises (2 to 4 expected)"
+    assert len(section) == 1 + 2 * len(exercises), (
+        f"{path.name}: after the exercises heading, each exercise cell is followed by its solution cell, no other cell")
+    for number, (exercise, solution) in enumerate(exercises, 1):
+        text = exercise.source
+        assert text.startswith(f"{number}. "), f"{path.name}: exercise {number} is numbered {text[:4]!r}"
+        assert exercise.get("id") == f"{path.stem}-exercise-{number}", f"{path.name}: exercise {number}'s id"
+        assert text.count(HINT) == 1 and text.count(SOLUTION) == 1 and text.find(HINT) < text.find(SOLUTION), (
+            f"{path.name}: exercise {number} needs one hint, then one solution in words")
+        for opening in (HINT, SOLUTION):
+            assert _admonition(text, opening).lstrip().startswith(":class: dropdown"), (
+                f"{path.name}: exercise {number}'s {opening[3:]} must be collapsed (:class: dropdown)")
+        words = _admonition(text, SOLUTION)
+        assert len(words.split()) >= 15, f"{path.name}: exercise {number}'s solution needs its reasoning in words"
+        assert not stated_numbers(words), (
+            f"{path.name}: exercise {number}'s solution states numbers in words {stated_numbers(words)}: print them "
+            "from the solution cell, whose output the build computes")
+        assert solution is not None, f"{path.name}: exercise {number} has no solution cell after it"
+        assert solution.get("id") == f"{path.stem}-solution-{number}", f"{path.name}: solution {number}'s id"
+        assert SOLUTION_TAG in _tags(solution), f"{path.name}: solution {number} must be tagged {SOLUTION_TAG}"
+        prompt = solution.get("metadata", {}).get("mystnb", {}).get("code_prompt_show", "")
+        assert "solution" in prompt.lower(), f"{path.name}: solution {number}'s button must say it shows the solution"
+        assert re.search(r"^\s*(print|display)\(", solution.source, re.MULTILINE), (
+            f"{path.name}: solution {number} must print its answer")
+
+
+LABEL = re.compile(r"^\(([\w-]+)\)=\s*$", re.MULTILINE)
+REFERENCE = re.compile(r"\{(?:ref|numref)\}`(?:[^`<]*<)?([\w-]+)>?`")
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+UNLINKED_PLACE = re.compile(r"\bsections?\b|\b(?:cell|cells|figure|table|example|check|helper|plot|code)s? "
+                            r"(?:above|below)\b|\b(?:above|below)\b[^.]*\b(?:cell|figure|table|example)\b",
+                            re.IGNORECASE)
+"""How an exercise may point to a place without naming it as a link: "section 5", "the worked example above"."""
+
+
+def _labels(path: Path) -> set[str]:
+    """The reference targets a book page defines: ``(label)=`` lines and figure names."""
+    if path.suffix != ".ipynb":
+        return set(LABEL.findall(path.read_text()))
+    nb = _read(path)
+    return ({label for c in nb.cells if c.cell_type == "markdown" for label in LABEL.findall(c.source)}
+            | {c.metadata["mystnb"]["figure"]["name"] for c in _code_cells(nb)
+               if c.get("metadata", {}).get("mystnb", {}).get("figure", {}).get("name")})
+
+
+def unresolved_places(text: str, page: Path, pages: list[Path]) -> list[str]:
+    """The places ``text`` (on ``page``) points to that do not exist: ``{ref}``/``{numref}`` labels no page defines,
+    local links to a missing file or label, and references to a section, cell or figure made without a link."""
+    labels = {label for other in pages for label in _labels(other)}
+    missing = [f"label {label!r}" for label in REFERENCE.findall(text) if label not in labels]
+    for target in LINK.findall(text):
+        if re.match(r"[a-z]+:", target):
+            continue
+        file, _, anchor = target.partition("#")
+        linked = (page.parent / file).resolve() if file else page
+        if not linked.is_file():
+            missing.append(f"file {target!r}")
+        elif anchor and anchor not in _labels(linked):
+            missing.append(f"label {target!r}")
+    bare = UNLINKED_PLACE.findall(REFERENCE.sub(" ", re.sub(r"\[[^\]]*\]\([^)]*\)", " ", text)))
+    return missing + [f"unlinked {phrase!r}" for phrase in bare]
+
+
+BOOK_PAGES = NOTEBOOKS + sorted((ROOT / "book").glob("*.md"))
+
+
+def test_unresolved_places_are_found():
+    page = NOTEBOOK_DIR / "primer.ipynb"
+    assert unresolved_places("as in [the TET chapter](tet.ipynb) and {term}`SDT`", page, BOOK_PAGES) == []
+    assert unresolved_places("see [TET](tett.ipynb)", page, BOOK_PAGES) == ["file 'tett.ipynb'"]
+    assert unresolved_places("{ref}`the first run <no-such-label>`", page, BOOK_PAGES) == ["label 'no-such-label'"]
+    assert unresolved_places("the first run of section 5", page, BOOK_PAGES) == ["unlinked 'section'"]
+    assert unresolved_places("Follow the worked example above.", page, BOOK_PAGES) == ["unlinked 'example above'"]
+    assert unresolved_places("the student lies above the target", page, BOOK_PAGES) == []
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=_ids(CHAPTERS))
+def test_exercises_point_only_to_places_that_exist(path):
+    """Every section, figure or chapter an exercise or its hint points to is a link or reference that resolves."""
+    texts = {cell.get("id"): cell.source.replace(_admonition(cell.source, SOLUTION), "")
+             for cell in _exercise_section(_read(path)) if cell.cell_type == "markdown"}
+    unresolved = {name: places for name, text in texts.items() if (places := unresolved_places(text, path, BOOK_PAGES))}
+    assert not unresolved, f"{path.name}: exercises point to places that do not exist: {unresolved}"
 
 
 AWAITING_RECORD: set[str] = set()
@@ -249,27 +375,17 @@ command that writes each record. A listed chapter whose records exist fails, so 
 whose record is missing fails, naming the command."""
 
 
-def _record_names(path: Path) -> tuple[list[str], str | None]:
-    """The book records a chapter's goals name as what ``rerun = True`` retrains, and the minutes it announces
-    (``([], None)`` when it retrains nothing). Reads the notebook only, so collection never depends on records."""
-    goals = "".join(_read(path).cells[1].source)
-    match = re.search(r"retrains (.+?): about (\d+) min", goals, re.DOTALL)
-    if match is None:
-        return [], None
-    return re.findall(r"`([\w-]+)`", match.group(1)), match.group(2)
-
-
-def _chapter_records(path: Path) -> tuple[list[Path], str | None]:
-    """The record files of :func:`_record_names` and the announced minutes; skips a chapter listed in
-    :data:`AWAITING_RECORD` (failing one whose records exist) and fails one whose record is missing, each time
-    naming the command that writes the record."""
-    names, minutes = _record_names(path)
+def _chapter_records(path: Path) -> tuple[list[Path], int | None]:
+    """The record files a chapter's goals name as what ``rerun = True`` retrains and the minutes they announce
+    (:func:`snnlab.book_tables.goals_records`, which reads the notebook only, so collection never depends on
+    records); skips a chapter listed in :data:`AWAITING_RECORD` (failing one whose records exist) and fails one whose
+    record is missing, each time naming the command that writes the record."""
+    names, minutes = goals_records(path)
     records, missing = [], []
     for name in names:
-        found = [p for p in (ROOT / "results" / f"{name}-book.json", ROOT / "results" / "sweeps" / f"{name}-book.json",
-                             ROOT / "results" / "demos" / f"{name}-book.json") if p.is_file()]
+        found = record_file(ROOT / "results", name)
         if found:
-            records.append(found[0])
+            records.append(found)
         else:
             missing.append(name)
     commands = "; ".join(f"`snnlab reproduce {name} --preset book`" for name in missing)
@@ -292,20 +408,15 @@ def test_rerun_time_in_the_goals_is_the_records_wall_clock(path):
         assert "recorded_run(" not in path.read_text(), f"{path.name} reads records but announces no rerun time"
         return
     seconds = sum(json.loads(record.read_text())["wall_clock_s"] for record in records)
-    assert int(minutes) == round(seconds / 60), (path.name, minutes, seconds / 60)
+    assert minutes == round(seconds / 60), (
+        f"{path.name} announces {minutes} min, its records took {seconds / 60:.1f}; run `snnlab book-tables`")
 
 
-def test_running_page_lists_each_chapters_rerun_time():
-    """The table of ``rerun = True`` times on *Running the code* is what each chapter's goals announce."""
-    text = (ROOT / "book" / "running.md").read_text()
-    listed = {name: cost.strip() for name, cost in
-              re.findall(r"^\| \[[^\]]+\]\(\.\./notebooks/([\w-]+)\.ipynb\) \| ([^|]+) \|", text, re.MULTILINE)}
-    expected = {}
-    for path in CHAPTERS:
-        records, minutes = _record_names(path)
-        names = ", ".join(f"`{record}`" for record in records)
-        expected[path.stem] = "nothing to retrain" if minutes is None else f"about {minutes} min ({names})"
-    assert listed == expected
+def test_running_page_and_goals_state_the_records_rerun_times():
+    """The table of ``rerun = True`` times on *Running the code* and the time every chapter's goals announce are
+    what the records give (:mod:`snnlab.book_tables`)."""
+    stale = stale_places(ROOT)
+    assert not stale, f"{stale} do not state the records' rerun times; run `snnlab book-tables`"
 
 
 _NUMBER = r"[−+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
@@ -448,7 +559,7 @@ def test_stated_numbers_are_read_by_kind_and_matched_as_printed():
     assert not _is_stated_from("interval", "4.8|+0.8|+8.5", intervals)    # each number of the same difference
 
 
-RECORD_CHAPTERS = [p for p in CHAPTERS if _record_names(p)[0]]
+RECORD_CHAPTERS = [p for p in CHAPTERS if goals_records(p)[0]]
 
 
 @pytest.mark.parametrize("path", RECORD_CHAPTERS, ids=_ids(RECORD_CHAPTERS))
@@ -467,8 +578,10 @@ def test_numbers_in_a_chapter_are_its_records_numbers(path):
             values["interval"] += sweep_against_record(sweep, record)
             values["difference"] += [v for interval in sweep_against_record(sweep, record) for v in interval]
     foreign = []
-    for cell in _read(path).cells:
-        if cell.cell_type != "markdown" or cell.get("id") == f"{path.stem}-exercises":
+    nb = _read(path)
+    exercises = _exercise_section(nb)           # proposals, and solutions whose numbers are their cells' output
+    for cell in nb.cells:
+        if cell.cell_type != "markdown" or any(cell is other for other in exercises):
             continue
         if NUMBERS_NOT_FROM_A_RECORD in cell.metadata:
             assert len(cell.metadata[NUMBERS_NOT_FROM_A_RECORD]) > 20, f"{path.name}: say why, in a sentence"
@@ -500,3 +613,9 @@ def test_package_code_is_shown_with_rendered_docstrings(path):
     for cell in _code_cells(_read(path)):
         assert not re.search(r"^print\(inspect\.getsource\([^)]*\)\)$", cell.source, re.MULTILINE), \
             f"{path.name}: cell {cell.get('id')} prints raw source; use show_source"
+
+
+
+RECORD_RULES = (test_rerun_time_in_the_goals_is_the_records_wall_clock, test_numbers_in_a_chapter_are_its_records_numbers)
+"""The rules of one chapter that read its records; every other rule parametrised by ``path`` reads the notebook alone,
+and the chapter template's skeleton is checked against those as written (tests/test_scaffold.py)."""

@@ -49,7 +49,7 @@ def test_there_are_book_records():
     assert expected <= {p.name[:-len("-book.json")] for p in RECORDS}
     assert {"tssd-teacher-steps", "ssnn-average-steps"} <= {p.name[:-len("-book.json")] for p in SWEEP_RECORDS}
     assert {"common-ground"} <= {p.name[:-len("-book.json")] for p in COMPARISON_RECORDS}
-    assert {"tssd-inference", "ssnn-transformer", "energy-twins"} <= {p.name[:-len("-book.json")] for p in DEMO_RECORDS}
+    assert {"tssd-inference", "energy-twins"} <= {p.name[:-len("-book.json")] for p in DEMO_RECORDS}
 
 
 @pytest.mark.parametrize("path", RECORDS, ids=[p.stem for p in RECORDS])

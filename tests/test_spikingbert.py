@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import snnlab.repro.spikingbert as repro_spikingbert
+import snnlab.repro.papers.spikingbert as repro_spikingbert
 from snnlab.energy import MAC_AC_COST_RATIO
 from snnlab.implicit import asr_map, simulate_if
 from snnlab.methods.spikingbert import SpikingBERTKD, internal_kd_losses, layer_map, spikingbert_energy

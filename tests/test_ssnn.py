@@ -86,8 +86,9 @@ def test_ssnn_learns_on_digits(tmp_path, monkeypatch):
 
 
 def test_reproduction_runs_the_compared_arms_at_the_same_t_avg(tmp_path, monkeypatch):
-    from snnlab.repro import run
-    from snnlab.repro.ssnn import ARMS
+    from snnlab.repro import run, trained_network
+    from snnlab.repro.common import load_data
+    from snnlab.repro.papers.ssnn import ARMS, read_transformers
 
     monkeypatch.setenv("SNNLAB_DATA", str(tmp_path))
     record = run("ssnn", preset="smoke", out=None, progress=False)
@@ -97,6 +98,16 @@ def test_reproduction_runs_the_compared_arms_at_the_same_t_avg(tmp_path, monkeyp
                      "baseline-at-T1": 6.0}                                   # the premise's arm runs at T_1
     assert record["premise"]["measured"] == pytest.approx(
         record["arms"]["baseline-at-T1"]["mean"] - record["arms"]["baseline"]["mean"])
+    # the trained SSNN's transformers: shares that sum to one per class, and stage 2 gets stage 1's whole output
+    read = read_transformers(trained_network(record, "ssnn"), load_data(record["setting"])[1])
+    steps, classes = read["steps"], read["classes"]
+    assert steps == list(record["setting"]["steps"]) and len(read["distributions"]) == len(steps) - 1
+    for transition, per_class in enumerate(read["distributions"]):
+        assert len(per_class) == len(classes)
+        for shares in per_class:
+            assert len(shares) == steps[transition + 1] and sum(shares) == pytest.approx(1.0, abs=1e-5)
+    assert len(read["stage_1_output"]) == steps[0] and len(read["stage_2_input"]) == steps[1]
+    assert sum(read["stage_2_input"]) == pytest.approx(sum(read["stage_1_output"]), rel=1e-5)
 
 
 def test_resnet18_runs_in_stages_at_shrinking_steps():
@@ -117,7 +128,7 @@ def test_resnet18_runs_in_stages_at_shrinking_steps():
 
 def test_every_paper_setting_runs_at_t_avg_5():
     from snnlab.repro import get_reproduction
-    from snnlab.repro.ssnn import average_steps
+    from snnlab.repro.papers.ssnn import average_steps
 
     reproduction = get_reproduction("ssnn")
     for setting in [reproduction.settings("paper")] + [v.settings for v in reproduction.variants.values()]:

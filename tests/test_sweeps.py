@@ -86,7 +86,7 @@ def test_tssd_and_ssnn_sweeps_run_at_the_smoke_preset(tmp_path, monkeypatch):
 
 def test_ssnn_sweep_refuses_a_layout_without_a_whole_average():
     from snnlab.repro import get_reproduction
-    from snnlab.repro.ssnn import average_steps_point
+    from snnlab.repro.papers.ssnn import average_steps_point
 
     with pytest.raises(ValueError, match="T_avg = 2.33"):
         average_steps_point(get_reproduction("ssnn").settings("smoke"), (4, 2, 1), 0, False)

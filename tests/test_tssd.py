@@ -144,7 +144,7 @@ def test_tssd_learns_on_digits(tmp_path, monkeypatch):
 @pytest.mark.parametrize("name", ["tssd", "tssd-events"])
 def test_reproductions_run_every_arm(name, tmp_path, monkeypatch):
     from snnlab.repro import run
-    from snnlab.repro.tssd import ARMS
+    from snnlab.repro.papers.tssd import ARMS
 
     monkeypatch.setenv("SNNLAB_DATA", str(tmp_path))
     record = run(name, preset="smoke", out=None, progress=False)
@@ -174,7 +174,7 @@ def test_resnet18_gets_its_weak_classifier_after_the_middle_stage():
 def test_output_scale_is_the_mean_absolute_class_score_over_the_first_test_batches():
     from torch.utils.data import TensorDataset
 
-    from snnlab.repro.tssd import _output_scale
+    from snnlab.repro.papers.tssd import _output_scale
 
     class FirstPixels(torch.nn.Module):
         """``[T, N, 1, H, W]`` → the first three pixels of every step, times the step number: ``[T, N, 3]``."""
@@ -200,7 +200,7 @@ def test_each_reading_trains_its_arm_with_its_own_loss():
     """one-way: targets detached, no teacher cross entropy (the paper's three terms); teacher-ce: detached plus the
     teacher's cross entropy; both-sides: gradients through both sides plus the teacher's cross entropy."""
     from snnlab.repro import get_reproduction
-    from snnlab.repro.tssd import READINGS, _tssd
+    from snnlab.repro.papers.tssd import READINGS, _tssd
 
     settings = get_reproduction("tssd").settings("smoke")
     x, y = torch.rand(3, 1, 16, 16), torch.randint(0, 10, (3,))

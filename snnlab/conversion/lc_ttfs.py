@@ -4,21 +4,21 @@ Every neuron of layer :math:`l` fires at most once, inside its window :math:`[l,
 :math:`a \in [0, 1]` by its firing time :math:`t = l + 1 - a` (the input layer, :math:`l = 0`, fires at
 :math:`t^0 = 1 - x`). A non-leaky neuron of layer :math:`l` driven by step currents from the previous layer has
 membrane potential :math:`V_i(t) = \sum_j w_{ij}\,(t - t_j^{l-1})` once all its inputs have arrived, and reaches its
-threshold :math:`\vartheta` at
+threshold :math:`V_{th}` at
 
-.. math:: t_i^l = \frac{\vartheta + \sum_j w_{ij}\, t_j^{l-1}}{\sum_j w_{ij}}.
+.. math:: t_i^l = \frac{V_{th} + \sum_j w_{ij}\, t_j^{l-1}}{\sum_j w_{ij}}.
 
 The denominator warps time: two neurons with the same weighted input :math:`\sum_j w_{ij} a_j` but different weight
 sums fire at different times. Three constraints remove every source of error:
 
 1. :math:`\sum_j w_{ij} = 1` for every neuron (:class:`SumToOneLinear`, :class:`SumToOneConv2d`; average pooling
-   already satisfies it), so :math:`t_i^l = \vartheta + l - \sum_j w_{ij} a_j^{l-1}`;
-2. :math:`\vartheta = 1`, so :math:`t_i^l = l + 1 - z_i` with :math:`z_i = \sum_j w_{ij} a_j^{l-1}` the ANN
+   already satisfies it), so :math:`t_i^l = V_{th} + l - \sum_j w_{ij} a_j^{l-1}`;
+2. :math:`V_{th} = 1`, so :math:`t_i^l = l + 1 - z_i` with :math:`z_i = \sum_j w_{ij} a_j^{l-1}` the ANN
    pre-activation;
 3. a dynamic threshold that lets the neuron fire only inside :math:`[l, l+1]` — at :math:`l` if it is already
    above threshold then, at :math:`l + 1` if it has not fired by then — i.e. the firing time is clamped,
-   :math:`F^l(x) = \min(\max(x, l), l + 1) = l + 1 - y(l + 1 - x)` with :math:`y = \mathrm{ReLU1} =
-   \min(\max(\cdot, 0), 1)`.
+   :math:`\mathrm{clamp}_l(x) = \min(\max(x, l), l + 1) = l + 1 - \mathrm{ReLU1}(l + 1 - x)` with
+   :math:`\mathrm{ReLU1}(u) = \min(\max(u, 0), 1)`.
 
 Hence :math:`t_i^l = l + 1 - \mathrm{ReLU1}(z_i) = l + 1 - a_i^l` exactly, and by induction over layers the SNN
 computes the ANN (trained with ReLU1, without batch normalisation, whose affine :math:`\gamma, \beta` break the weight
@@ -290,9 +290,9 @@ def simulate_exact(layers: list[TTFSLayer], x: torch.Tensor, threshold: float = 
 
     With the dynamic threshold, a neuron of layer :math:`l` fires inside :math:`[l, l+1]`: where
     :math:`\sum_j w_{ij} > 0` its potential rises through the window and it fires at
-    :math:`t_i^l = (\vartheta + \sum_j w_{ij} t_j^{l-1}) / \sum_j w_{ij}` clamped into the window; where
+    :math:`t_i^l = (V_{th} + \sum_j w_{ij} t_j^{l-1}) / \sum_j w_{ij}` clamped into the window; where
     :math:`\sum_j w_{ij} \le 0` the potential does not rise, so it fires at :math:`l` if
-    :math:`V_i(l) \ge \vartheta` and at :math:`l + 1` otherwise. Without the dynamic threshold
+    :math:`V_i(l) \ge V_{th}` and at :math:`l + 1` otherwise. Without the dynamic threshold
     (``dynamic_threshold=False``) the formula's time is returned as it is: it may fall outside the layer's window,
     and means nothing where :math:`\sum_j w_{ij} \le 0`. Padded inputs spike at the end of the previous window
     (activation 0)."""
@@ -316,8 +316,9 @@ def simulate_exact(layers: list[TTFSLayer], x: torch.Tensor, threshold: float = 
 @torch.no_grad()
 def simulate_stepped(layers: list[TTFSLayer], x: torch.Tensor, dt: float = 1e-2, threshold: float = 1.0) -> TTFSResult:
     r"""Time-stepped simulation with step ``dt``: each neuron integrates the step currents of the spikes it has
-    received, :math:`V(t_k) = \sum_{m < k} dt \sum_j w_{ij}\,[t_j \le t_m]`, and fires at the first grid time
-    :math:`t_k \in [l, l+1)` with :math:`V(t_k) \ge \vartheta`, or at :math:`l + 1` if it has not fired (the dynamic
+    received, :math:`V(t_k) = \sum_{m < k} \Delta t \sum_j w_{ij}\,[t_j \le t_m]` (:math:`\Delta t` = ``dt``), and
+    fires at the first grid time
+    :math:`t_k \in [l, l+1)` with :math:`V(t_k) \ge V_{th}`, or at :math:`l + 1` if it has not fired (the dynamic
     threshold). Input spikes are placed on the grid (rounded up). Firing times converge to :func:`simulate_exact`'s as
     ``dt → 0`` (errors of order ``dt``); the readout integrates over the last window the same way."""
     if not 0 < dt <= 0.5:

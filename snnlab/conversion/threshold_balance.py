@@ -1,27 +1,27 @@
 r"""Rate-coded ANN→SNN conversion by threshold balancing, as LaSNN initialises its student (Hong et al.; the
 data-based normalisation of Diehl et al., IJCNN 2015).
 
-A ReLU ANN without biases (and without batch norm) is run on calibration data; :math:`\lambda_l` is the largest
+A ReLU ANN without biases (and without batch norm) is run on calibration data; :math:`a_l^{\max}` is the largest
 activation of its :math:`l`-th ReLU. The SNN with the same weights and integrate-and-fire neurons with subtractive
-reset, driven by a rate code of the input in :math:`[0, 1]` (:math:`\lambda_0 = 1`), fires at rates
-:math:`r_l \approx a_l / \lambda_l` when the :math:`l`-th neuron layer has the threshold
+reset, driven by a rate code of the input in :math:`[0, 1]` (:math:`a_0^{\max} = 1`), fires at rates
+:math:`r_l \approx a_l / a_l^{\max}` when the :math:`l`-th neuron layer has the threshold
 
-.. math:: \theta_l = \lambda_l / \lambda_{l-1},
+.. math:: V_{th}^l = a_l^{\max} / a_{l-1}^{\max},
 
-because a bias-free layer fed spike rates :math:`r_{l-1} = a_{l-1}/\lambda_{l-1}` receives the current
-:math:`z_l / \lambda_{l-1}`, and an IF neuron with threshold :math:`\theta` fires at rate
-:math:`\min(\max(I/\theta, 0), 1)` for a constant current :math:`I`. Average pooling is linear and passes rates
+because a bias-free layer fed spike rates :math:`r_{l-1} = a_{l-1}/a_{l-1}^{\max}` receives the current
+:math:`z_l / a_{l-1}^{\max}`, and an IF neuron with threshold :math:`V_{th}` fires at rate
+:math:`\min(\max(X/V_{th}, 0), 1)` for a constant current :math:`X`. Average pooling is linear and passes rates
 through. The hidden layers' weights are kept; the thresholds carry the normalisation (equivalently, Diehl et al.
-rescale :math:`W_l` by :math:`\lambda_{l-1}/\lambda_l` with thresholds 1). The readout layer (the weight layer after
-the last neuron layer, no neuron of its own) receives rates :math:`r_{L-1} = a_{L-1}/\lambda_{L-1}`, so with its
-weights kept its mean output over the :math:`T` steps would be :math:`z_L / \lambda_{L-1}`: the ANN's prediction,
-but logits :math:`\lambda_{L-1}` times flatter. Its weights are multiplied by :math:`\lambda_{L-1}`, so that the SNN's
+rescale :math:`W_l` by :math:`a_{l-1}^{\max}/a_l^{\max}` with thresholds 1). The readout layer (the weight layer after
+the last neuron layer, no neuron of its own) receives rates :math:`r_{L-1} = a_{L-1}/a_{L-1}^{\max}`, so with its
+weights kept its mean output over the :math:`T` steps would be :math:`z_L / a_{L-1}^{\max}`: the ANN's prediction,
+but logits :math:`a_{L-1}^{\max}` times flatter. Its weights are multiplied by :math:`a_{L-1}^{\max}`, so that the SNN's
 mean output estimates the ANN's logits themselves. The prediction is the same either way; what the scale changes is
 every loss that reads the logits when the converted SNN is fine-tuned: with logits several times flatter than the
 ANN's, cross entropy starts near :math:`\ln C` and a temperature-scaled KD term asks the network for a spread it
 can only reach by relearning its readout.
 
-:math:`\lambda_l` is the quantity SpikingJelly's ``ann2snn.RateCodingRecipe(mode="Max")`` records for each ReLU
+:math:`a_l^{\max}` is the quantity SpikingJelly's ``ann2snn.RateCodingRecipe(mode="Max")`` records for each ReLU
 (its ``VoltageScaler`` scale; it averages the per-batch maxima with momentum, where this takes the maximum over
 all the calibration data).
 """
@@ -63,7 +63,7 @@ def readout_layer(snn: nn.Module) -> nn.Module:
 
 @torch.no_grad()
 def max_activations(ann: nn.Module, loader: DataLoader, device: "torch.device | str" = "cpu") -> list[float]:
-    r""":math:`\lambda_l`: the largest output of each ReLU of ``ann`` over every batch of ``loader``."""
+    r""":math:`a_l^{\max}`: the largest output of each ReLU of ``ann`` over every batch of ``loader``."""
     paths = relu_paths(ann)
     if not paths:
         raise ValueError(f"{type(ann).__name__} has no nn.ReLU module to balance")
@@ -78,8 +78,8 @@ def max_activations(ann: nn.Module, loader: DataLoader, device: "torch.device | 
 
 
 def balanced_thresholds(maxima: list[float], input_scale: float = 1.0) -> list[float]:
-    r""":math:`\theta_l = \lambda_l / \lambda_{l-1}` with :math:`\lambda_0` = ``input_scale`` (1 for a rate code
-    of inputs in [0, 1]). A layer that never activates (:math:`\lambda_l = 0`) cannot be balanced."""
+    r""":math:`V_{th}^l = a_l^{\max} / a_{l-1}^{\max}` with :math:`a_0^{\max}` = ``input_scale`` (1 for a rate code
+    of inputs in [0, 1]). A layer that never activates (:math:`a_l^{\max} = 0`) cannot be balanced."""
     if any(m <= 0 for m in maxima):
         raise ValueError(f"every ReLU must be active on the calibration data to be balanced; maxima: {maxima}")
     scales = [input_scale, *maxima]
@@ -92,8 +92,8 @@ def convert_by_threshold_balancing(ann: nn.Module, snn: nn.Module, loader: DataL
 
     ``snn`` must be the spiking twin of ``ann`` (same parameters at the same paths, one spiking neuron per ReLU in
     the same order; IF neurons with ``v_reset=None`` give the subtractive reset the derivation assumes). The
-    weights are copied, the :math:`l`-th neuron layer gets the threshold :math:`\theta_l` and the readout's weights
-    are multiplied by :math:`\lambda_{L-1}` (the SNN's mean output then estimates the ANN's logits).
+    weights are copied, the :math:`l`-th neuron layer gets the threshold :math:`V_{th}^l` and the readout's weights
+    are multiplied by :math:`a_{L-1}^{\max}` (the SNN's mean output then estimates the ANN's logits).
 
     Returns the thresholds.
     """

@@ -1,26 +1,26 @@
 r"""Implicit differentiation at a fixed point (Bai, Kolter & Koltun, *Deep Equilibrium Models*, NeurIPS 2019).
 
-At a fixed point :math:`z^\star = f_\theta(z^\star)`, differentiating both sides gives
-:math:`\frac{dz^\star}{d\theta} = \frac{\partial f}{\partial z^\star}\frac{dz^\star}{d\theta}
+At a fixed point :math:`a^\star = f_\theta(a^\star)`, differentiating both sides gives
+:math:`\frac{da^\star}{d\theta} = \frac{\partial f}{\partial a^\star}\frac{da^\star}{d\theta}
 + \frac{\partial f}{\partial\theta}`,
 so
 
-.. math:: \frac{dz^\star}{d\theta} = \Big(I - \frac{\partial f}{\partial z^\star}\Big)^{-1}
+.. math:: \frac{da^\star}{d\theta} = \Big(I - \frac{\partial f}{\partial a^\star}\Big)^{-1}
           \frac{\partial f}{\partial\theta},
           \qquad
-          \frac{dL}{d\theta} = \underbrace{\frac{\partial L}{\partial z^\star}\Big(I - J_f\Big)^{-1}}_{g}
+          \frac{d\mathcal L}{d\theta} = \underbrace{\frac{\partial \mathcal L}{\partial a^\star}\Big(I - J_f\Big)^{-1}}_{g}
           \frac{\partial f}{\partial\theta}.
 
 The row vector :math:`g` is never formed through the inverse: it solves the adjoint fixed point
 
-.. math:: g = g\,J_f + \frac{\partial L}{\partial z^\star},
+.. math:: g = g\,J_f + \frac{\partial \mathcal L}{\partial a^\star},
 
-with one vector–Jacobian product per solver iteration. So the backward pass needs only :math:`z^\star` and one
+with one vector–Jacobian product per solver iteration. So the backward pass needs only :math:`a^\star` and one
 evaluation of :math:`f` with autograd, whatever the number of forward iterations (or spiking time steps): memory
-is :math:`O(1)` in them. SpikingBERT (Bal & Sengupta, AAAI 2024) trains spiking networks this way, with the
-average spiking rates at equilibrium as :math:`z^\star`.
+is constant in them. SpikingBERT (Bal & Sengupta, AAAI 2024) trains spiking networks this way, with the
+average spiking rates at equilibrium as :math:`a^\star`.
 
-:func:`implicit_gradient` attaches this gradient to a given :math:`z^\star` (from any solver, or from a spiking
+:func:`implicit_gradient` attaches this gradient to a given :math:`a^\star` (from any solver, or from a spiking
 simulation); :func:`fixed_point` solves and attaches. The backward solve's statistics are written into the
 returned :class:`ImplicitStats` when the backward pass runs (and logged on ``snnlab.implicit``; a backward solve
 that stops above its tolerance is logged as a ``WARNING`` and flagged ``converged=False``).
@@ -39,7 +39,7 @@ __all__ = ["ImplicitStats", "implicit_gradient", "fixed_point"]
 
 @dataclass
 class ImplicitStats:
-    """Statistics of an implicit layer: its forward solve (``None`` when :math:`z^\\star` came from elsewhere, e.g. a
+    """Statistics of an implicit layer: its forward solve (``None`` when :math:`a^\\star` came from elsewhere, e.g. a
     spiking simulation) and its backward (adjoint) solve, filled in when the backward pass runs."""
 
     forward: SolverStats | None = None
@@ -60,8 +60,8 @@ class _BackwardOptions:
 
 
 class _AdjointFixedPoint(torch.autograd.Function):
-    """Identity in the forward pass; the backward pass turns :math:`\\partial L/\\partial z^\\star` into the solution
-    :math:`g` of :math:`g = g J_f(z^\\star) + \\partial L/\\partial z^\\star`."""
+    """Identity in the forward pass; the backward pass turns :math:`\\partial \\mathcal L/\\partial a^\\star` into the
+    solution :math:`g` of :math:`g = g J_f(a^\\star) + \\partial \\mathcal L/\\partial a^\\star`."""
 
     @staticmethod
     def forward(ctx, z, z_star, f, options: _BackwardOptions, stats: ImplicitStats):
@@ -90,12 +90,12 @@ def implicit_gradient(f: Callable[[torch.Tensor], torch.Tensor], z_star: torch.T
                       backward_solver: str = "broyden", backward_tol: float = 1e-6, backward_max_iter: int = 30,
                       backward_options: dict | None = None,
                       stats: ImplicitStats | None = None) -> tuple[torch.Tensor, ImplicitStats]:
-    r"""Return :math:`z = f(z^\star)` carrying the implicit gradient of the fixed point :math:`z^\star = f(z^\star)`.
+    r"""Return :math:`a = f(a^\star)` carrying the implicit gradient of the fixed point :math:`a^\star = f(a^\star)`.
 
     ``z_star`` is treated as a constant (detached); ``f`` (a closure over the parameters and inputs) is applied once
     with autograd, and the gradient arriving at the result is replaced by the solution of the adjoint fixed point
-    ``g = g J_f + dL/dz`` before it flows into :math:`\partial f/\partial\theta`. At a fixed point the returned value
-    equals :math:`z^\star`; for an approximate one it is one more step of ``f``.
+    ``g = g J_f + dL/da`` before it flows into :math:`\partial f/\partial\theta`. At a fixed point the returned value
+    equals :math:`a^\star`; for an approximate one it is one more step of ``f``.
 
     Args:
         f: the map, batch first (``[N, ...] -> [N, ...]``).
@@ -125,10 +125,11 @@ def fixed_point(f: Callable[[torch.Tensor], torch.Tensor], z0: torch.Tensor, sol
                 backward_solver: str | None = None, backward_tol: float | None = None,
                 backward_max_iter: int | None = None,
                 backward_options: dict | None = None) -> tuple[torch.Tensor, ImplicitStats]:
-    r"""Solve :math:`z^\star = f(z^\star)` from ``z0`` without autograd, then attach the implicit gradient.
+    r"""Solve :math:`a^\star = f(a^\star)` from ``z0`` without autograd, then attach the implicit gradient.
 
     Memory does not grow with the number of solver iterations: the forward solve keeps no graph, the backward
-    solves :math:`g = g J_f + \partial L/\partial z^\star` (see :func:`implicit_gradient`). The backward options
+    solves :math:`g = g J_f + \partial \mathcal L/\partial a^\star` (see :func:`implicit_gradient`). The backward
+    options
     default to the forward ones. Returns ``(z, stats)``; ``stats.forward`` is filled now, ``stats.backward`` when
     ``loss.backward()`` runs.
 

@@ -4,15 +4,17 @@ SpikingBERT (Bal & Sengupta, AAAI 2024) runs a network of IF neurons (no leak, t
 subtractive reset) for :math:`T_{conv}` steps with a constant drive, and reads each neuron's weighted average
 spiking rate (ASR)
 
-.. math:: a[t] = \frac{\sum_{\tau=1}^{t}\gamma^{t-\tau} s[\tau]}{\sum_{\tau=1}^{t}\gamma^{t-\tau}}.
+.. math:: a[t] = \frac{\sum_{t'=1}^{t}\rho^{t-t'} S[t']}{\sum_{t'=1}^{t}\rho^{t-t'}},
+
+with the weighting factor :math:`\rho \in (0, 1]` (``gamma``; 1 gives the plain mean).
 
 A network is described here by its **drive**: a function mapping the state of every neuron group (packed into one
-tensor ``[N, ...]``) to the input currents of the same neurons — e.g. :math:`W a + U x + b` for a recurrent layer,
+tensor ``[N, ...]``) to the input currents of the same neurons — e.g. :math:`W a + W_{in} x + b` for a recurrent layer,
 a stack of layers, or a spiking attention block. During the simulation the drive is fed the spikes of the previous
 step; if the drive is affine in them, averaging the IF dynamics over time gives (the charge that does not leave as
 spikes stays bounded) the equilibrium
 
-.. math:: a^\star = \sigma\big(\mathrm{drive}(a^\star)/V_{th}\big), \qquad \sigma(u) = \min(\max(u, 0), 1),
+.. math:: a^\star = \mathrm{clamp}\big(\mathrm{drive}(a^\star)/V_{th}, 0, 1\big),
 
 which is a fixed point :math:`a^\star = f(a^\star)` of :func:`asr_map`. Training differentiates it implicitly
 (:func:`~snnlab.implicit.function.implicit_gradient`): no surrogate gradient, and memory independent of
@@ -35,7 +37,7 @@ Drive = Callable[[torch.Tensor], torch.Tensor]
 
 def weighted_average_rate(spikes: torch.Tensor, gamma: float = 1.0) -> torch.Tensor:
     r"""Weighted average spiking rate of time-major spikes ``[T, ...]`` at every step, ``[T, ...]``:
-    :math:`a[t] = \sum_{\tau\le t}\gamma^{t-\tau}s[\tau] / \sum_{\tau\le t}\gamma^{t-\tau}`
+    :math:`a[t] = \sum_{t'\le t}\rho^{t-t'}S[t'] / \sum_{t'\le t}\rho^{t-t'}`
     (γ = 1: the running mean)."""
     if not 0.0 < gamma <= 1.0:
         raise ValueError(f"gamma must lie in (0, 1], got {gamma}")
@@ -57,7 +59,7 @@ def asr_map(drive: Drive, v_threshold: float = 1.0) -> Drive:
 def simulate_if(drive: Drive, like: torch.Tensor, t_conv: int, v_threshold: float = 1.0, gamma: float = 1.0,
                 record: bool = False, track_grad: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     r"""Run IF neurons (SpikingJelly's ``IFNode``, subtractive reset) for ``t_conv`` steps: at step :math:`t` they
-    receive ``drive(s[t-1])`` (:math:`s[0] = 0`) and spike; returns the weighted ASR after the last step (shape of
+    receive ``drive(s[t-1])`` (:math:`S[0] = 0`) and spike; returns the weighted ASR after the last step (shape of
     ``like``) and, if ``record``, the ASR after every step ``[t_conv, ...]``. Runs without autograd unless
     ``track_grad``: then the graph of every step is kept and the gradient flows back through all of them via the
     neuron's surrogate (BPTT, memory growing with ``t_conv``) — the baseline the implicit gradient replaces."""

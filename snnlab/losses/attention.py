@@ -3,22 +3,22 @@ Zagoruyko & Komodakis (ICLR 2017, "Paying More Attention to Attention").
 
 An attention map summarises, for each spatial position of a layer, how much the network attends to it.
 
-* **Activation-based** (:func:`activation_attention`): for a feature map :math:`F\in\mathbb R^{C\times H\times W}`,
+* **Activation-based** (:func:`activation_attention`): for a feature map :math:`F`,
   :math:`A(F) = \sum_c |F_c|^2`. The teacher's :math:`F` is its ReLU output, the student's its firing rate
-  :math:`\frac1T\sum_t s(t)`.
+  :math:`\frac1T\sum_t S[t]`.
 * **Gradient-based**: the teacher's is its input sensitivity :math:`\sum_c |\partial\mathcal L/\partial F_c|`
   (:func:`gradient_attention`); the student's is the spike activation map (SAM, Kim & Panda 2021,
   :func:`spike_activation_map`): each spike is weighted by the neuron's recent activity,
 
-  .. math:: \mathrm{NCS}_c(t) = \sum_{t_k < t} e^{-\gamma (t - t_k)}, \qquad
-            M = \sum_t \sum_c \mathrm{NCS}_c(t)\, s_c(t),
+  .. math:: \mathrm{NCS}_c[t] = \sum_{t_k < t} \rho^{\,t - t_k}, \qquad
+            \mathrm{SAM} = \sum_t \sum_c \mathrm{NCS}_c[t]\, S_c[t],
 
   over the earlier spike times :math:`t_k` of the neuron.
 
 Maps are compared after flattening and L2 normalisation, summed over the distilled layers :math:`l`
 (:func:`attention_loss`):
 
-.. math:: \mathcal L_{AT} = \sum_l \Big\| \frac{a_T^l}{\|a_T^l\|_2} - \frac{a_S^l}{\|a_S^l\|_2} \Big\|_2,
+.. math:: \mathcal L_{AT} = \sum_l \Big\| \frac{A_t^l}{\|A_t^l\|_2} - \frac{A_s^l}{\|A_s^l\|_2} \Big\|_2,
 
 averaged over the batch; a student map of a different spatial size is resized to the teacher's (bilinear).
 """
@@ -54,11 +54,12 @@ def gradient_attention(gradient: torch.Tensor) -> torch.Tensor:
 
 
 def spike_activation_map(spikes: torch.Tensor, gamma: float = 0.5) -> torch.Tensor:
-    r"""SAM :math:`M = \sum_t\sum_c \mathrm{NCS}_c(t)\,s_c(t)` of spikes ``[T, N, C, H, W]`` → ``[N, H, W]``.
+    r"""The spike activation map :math:`\mathrm{SAM} = \sum_t\sum_c \mathrm{NCS}_c[t]\,S_c[t]` of spikes
+    ``[T, N, C, H, W]`` → ``[N, H, W]``.
 
-    :math:`\mathrm{NCS}(t)` follows the recursion :math:`\mathrm{NCS}(0) = 0`,
-    :math:`\mathrm{NCS}(t) = e^{-\gamma}\,(\mathrm{NCS}(t-1) + s(t-1))`; the map is differentiable in the spikes
-    (surrogate gradients pass through).
+    :math:`\mathrm{NCS}[t]` follows the recursion :math:`\mathrm{NCS}[0] = 0`,
+    :math:`\mathrm{NCS}[t] = \rho\,(\mathrm{NCS}[t-1] + S[t-1])` with the decay factor :math:`\rho` =
+    ``exp(-gamma)``; the map is differentiable in the spikes (surrogate gradients pass through).
     """
     _require(spikes, 5, "spikes", "time-major [T, N, C, H, W]")
     if not gamma >= 0:
@@ -89,7 +90,7 @@ def normalized_attention(attention: torch.Tensor, size: "tuple[int, int] | None"
 
 
 def attention_distance(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
-    r""":math:`\frac1N\sum_n \| \hat a_T - \hat a_S \|_2` between two ``[N, H, W]`` maps (student resized to the
+    r""":math:`\frac1N\sum_n \| \hat A_t - \hat A_s \|_2` between two ``[N, H, W]`` maps (student resized to the
     teacher's size)."""
     _require(teacher, 3, "teacher attention", "[N, H, W]")
     if student.shape[0] != teacher.shape[0]:

@@ -1,24 +1,26 @@
 r"""Decoupled knowledge distillation (DKD; Zhao, Cui, Song, Qiu & Liang, "Decoupled Knowledge Distillation",
 CVPR 2022).
 
-With :math:`p = \sigma(z/\tau)` the softened class distribution of the logits :math:`z` and :math:`t` the target
+With :math:`p = \mathrm{softmax}(z/\mathcal T)` the softened class distribution of the logits :math:`z` and :math:`y`
+the target
 class, DKD splits the classical KD loss into two parts:
 
 * **target-class KD** (TCKD): the KL divergence between the binary distributions
-  :math:`b = (p_t,\ 1 - p_t)` of teacher and student — how confident each is in the target class;
+  :math:`b = (p_y,\ 1 - p_y)` of teacher and student — how confident each is in the target class;
 * **non-target-class KD** (NCKD): the KL divergence between the distributions
-  :math:`\hat p_c = p_c / (1 - p_t)` over the non-target classes :math:`c \ne t` — how each ranks the wrong classes.
+  :math:`\hat p_c = p_c / (1 - p_y)` over the non-target classes :math:`c \ne y` — how each ranks the wrong classes.
 
 They add up to the classical KL, with NCKD weighted by the teacher's non-target mass:
 
-.. math:: \mathrm{KL}(p^T \| p^S) = \mathrm{TCKD} + (1 - p^T_t)\,\mathrm{NCKD},
+.. math:: \mathrm{KL}(p^t \| p^s) = \mathrm{TCKD} + (1 - p^t_y)\,\mathrm{NCKD},
 
-so a confident teacher (:math:`p^T_t \to 1`) suppresses NCKD in classical KD. DKD weights the two freely,
+so a confident teacher (:math:`p^t_y \to 1`) suppresses NCKD in classical KD. DKD weights the two freely,
 
-.. math:: \mathcal L_{DKD} = \alpha\,\tau^2\,\mathrm{TCKD} + \beta\,\tau^2\,\mathrm{NCKD},
+.. math:: \mathcal L_{DKD} = \lambda_{TCKD}\,\mathcal T^2\,\mathrm{TCKD} + \lambda_{NCKD}\,\mathcal T^2\,\mathrm{NCKD},
 
-with :math:`\alpha = 1`, :math:`\beta = 8`, :math:`\tau = 4` on CIFAR-100, added to the student's cross entropy.
-The names are qualified by the paper (``dkd_tckd``, ``dkd_nckd``): MSKD's TCKD (:func:`snnlab.losses.tckd_loss`) is
+with :math:`\lambda_{TCKD} = 1`, :math:`\lambda_{NCKD} = 8`, :math:`\mathcal T = 4` on CIFAR-100, added to the
+student's cross entropy.
+The names are qualified by the paper (``dkd_tckd``, ``dkd_nckd``): MSKD's TCKD (:func:`snnlab.losses.mskd_tckd_loss`) is
 another loss.
 """
 from __future__ import annotations
@@ -45,7 +47,7 @@ def _check(student_logits: torch.Tensor, teacher_logits: torch.Tensor, targets: 
 
 
 def _binary_and_rest(logits: torch.Tensor, target_mask: torch.Tensor, tau: float):
-    r"""Log-probabilities of :math:`b = (p_t, 1 - p_t)` ``[N, 2]`` and of :math:`\hat p` over the non-target classes
+    r"""Log-probabilities of :math:`b = (p_y, 1 - p_y)` ``[N, 2]`` and of :math:`\hat p` over the non-target classes
     ``[N, C]`` (:math:`-\infty` at the target), all from ``log_softmax`` (no log of a difference)."""
     log_p = F.log_softmax(logits / tau, dim=1)
     log_target = log_p.masked_select(target_mask)                                   # log p_t
@@ -55,7 +57,7 @@ def _binary_and_rest(logits: torch.Tensor, target_mask: torch.Tensor, tau: float
 
 
 def _kl_rows(log_p_teacher: torch.Tensor, log_p_student: torch.Tensor) -> torch.Tensor:
-    """Per row, :math:`\\sum_c p^T_c (\\log p^T_c - \\log p^S_c)`; entries where the teacher's probability is 0 (a
+    """Per row, :math:`\\sum_c p^t_c (\\log p^t_c - \\log p^s_c)`; entries where the teacher's probability is 0 (a
     masked target class) contribute 0."""
     terms = log_p_teacher.exp() * (log_p_teacher - log_p_student)
     return torch.where(torch.isneginf(log_p_teacher), torch.zeros_like(terms), terms).sum(dim=1)
@@ -63,9 +65,10 @@ def _kl_rows(log_p_teacher: torch.Tensor, log_p_student: torch.Tensor) -> torch.
 
 def dkd_parts(student_logits: torch.Tensor, teacher_logits: torch.Tensor, targets: torch.Tensor,
               tau: float = 4.0) -> dict[str, torch.Tensor]:
-    r"""Per sample ``[N]``: ``"tckd"`` = :math:`\mathrm{KL}(b^T\|b^S)`, ``"nckd"`` =
-    :math:`\mathrm{KL}(\hat p^T\|\hat p^S)` and ``"teacher_rest"`` = :math:`1 - p^T_t`, at temperature ``tau`` (no
-    :math:`\tau^2`), so that :math:`\mathrm{KL}(p^T\|p^S) = \mathrm{tckd} + \mathrm{teacher\_rest}\cdot\mathrm{nckd}`
+    r"""Per sample ``[N]``: ``"tckd"`` = :math:`\mathrm{KL}(b^t\|b^s)`, ``"nckd"`` =
+    :math:`\mathrm{KL}(\hat p^t\|\hat p^s)` and ``"teacher_rest"`` = :math:`1 - p^t_y`, at temperature ``tau`` (no
+    :math:`\mathcal T^2`), so that
+    :math:`\mathrm{KL}(p^t\|p^s) = \mathrm{tckd} + \mathrm{teacher\_rest}\cdot\mathrm{nckd}`
     (module docstring)."""
     _check(student_logits, teacher_logits, targets, tau)
     mask = F.one_hot(targets, student_logits.shape[1]).bool()
@@ -77,15 +80,16 @@ def dkd_parts(student_logits: torch.Tensor, teacher_logits: torch.Tensor, target
 
 def decoupled_kd(student_logits: torch.Tensor, teacher_logits: torch.Tensor, targets: torch.Tensor,
                  alpha: float = 1.0, beta: float = 8.0, tau: float = 4.0) -> dict[str, torch.Tensor]:
-    r"""The DKD loss terms ``{"dkd_tckd": α τ² TCKD, "dkd_nckd": β τ² NCKD}``, each averaged over the batch
+    r"""The DKD loss terms ``{"dkd_tckd": alpha tau² TCKD, "dkd_nckd": beta tau² NCKD}``, each averaged over the batch
     (module docstring; Zhao et al., CVPR 2022). ``teacher_logits`` are used as given: detach them, or compute them
     under ``torch.no_grad``, for a frozen teacher.
 
     Args:
-        student_logits, teacher_logits: ``[N, C]`` with :math:`C \ge 3`.
+        student_logits, teacher_logits: ``[N, C]`` with :math:`N_c \ge 3` classes.
         targets: class indices ``[N]``.
-        alpha, beta: the weights of TCKD and NCKD (1 and 8 in the paper's CIFAR-100 setting).
-        tau: temperature :math:`\tau > 0` (4 in the paper).
+        alpha, beta: the weights :math:`\lambda_{TCKD}`, :math:`\lambda_{NCKD}` of TCKD and NCKD (1 and 8 in the
+            paper's CIFAR-100 setting).
+        tau: temperature :math:`\mathcal T > 0` (4 in the paper).
     """
     parts = dkd_parts(student_logits, teacher_logits, targets, tau)
     return {"dkd_tckd": alpha * tau**2 * parts["tckd"].mean(), "dkd_nckd": beta * tau**2 * parts["nckd"].mean()}

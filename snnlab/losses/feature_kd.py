@@ -2,21 +2,24 @@ r"""Feature distillation after Heo et al. (ICCV 2019, "A Comprehensive Overhaul 
 KDSNN uses it to distil an ANN's intermediate features into an SNN (Xu et al., CVPR 2023).
 
 The teacher's feature is taken *before* its ReLU and passed through a per-channel **margin ReLU**
-:math:`\sigma_m(x) = \max(x, m_c)`: negative responses are all squashed to one value, the expected negative
+:math:`\mathrm{ReLU}_m(x) = \max(x, m_c)`: negative responses are all squashed to one value, the expected negative
 response of the channel. With the pre-ReLU response of channel :math:`c` modelled by the BN that produces it as
 :math:`x \sim \mathcal N(\beta_c, \gamma_c^2)` (shift :math:`\beta_c`, scale :math:`|\gamma_c|`),
 
 .. math:: m_c = \mathbb E[x \mid x < 0] = \beta_c - |\gamma_c|\,
-          \frac{\varphi(\beta_c / |\gamma_c|)}{\Phi(-\beta_c / |\gamma_c|)},
+          \frac{\Phi'(\beta_c / |\gamma_c|)}{\Phi(-\beta_c / |\gamma_c|)},
 
-(:math:`\varphi`, :math:`\Phi` the standard normal density and distribution function), and
+(:math:`\Phi` the standard normal distribution function, :math:`\Phi'` its density), and
 :math:`m_c = -3|\gamma_c|` when :math:`\Phi(-\beta_c/|\gamma_c|) \le 10^{-3}` (almost no negative responses).
 
 The student's feature (for an SNN, its firing rate over :math:`T`) goes through an **adapter** (1×1 convolution +
 BN) to the teacher's channels, and the two are compared with the **partial L2** distance, which ignores the
 positions where the student is already below a non-positive target (any negative value passes a ReLU as zero):
 
-.. math:: d_p(S, T) = \sum_i \begin{cases} 0 & S_i \le T_i \le 0 \\ (S_i - T_i)^2 & \text{otherwise.}\end{cases}
+.. math:: \mathcal D_p(F_s, F_t) = \sum_i \begin{cases} 0 & F_{s,i} \le F_{t,i} \le 0 \\ (F_{s,i} - F_{t,i})^2
+          & \text{otherwise,}\end{cases}
+
+with :math:`F_s` the student's adapted feature and :math:`F_t` the teacher's target.
 """
 from __future__ import annotations
 
@@ -55,7 +58,8 @@ def margin_relu(x: torch.Tensor, margin: torch.Tensor) -> torch.Tensor:
 
 
 def partial_l2_loss(student: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    r"""Partial L2 distance :math:`d_p(S, T)` (module docstring) summed over each sample and averaged over the
+    r"""Partial L2 distance :math:`\mathcal D_p(F_s, F_t)` (module docstring) summed over each sample and averaged
+    over the
     batch (dim 0). ``target`` is the margin-ReLU'd teacher feature; both ``[N, ...]`` of the same shape."""
     if student.shape != target.shape:
         raise ValueError(f"student and teacher features must have the same shape after the adapter, got "

@@ -22,15 +22,16 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tau: flo
 
     .. math::
 
-        \mathcal L_{KD} = \tau^2\,\mathrm{KL}\big(\sigma(z_T/\tau)\,\|\,\sigma(z_S/\tau)\big)
-                        = \tau^2 \frac1N\sum_n\sum_c p^T_{nc}\,\big(\log p^T_{nc} - \log p^S_{nc}\big)
+        \mathcal L_{KD} = \mathcal T^2\,\mathrm{KL}\big(\mathrm{softmax}(z_t/\mathcal T)\,\|\,
+                          \mathrm{softmax}(z_s/\mathcal T)\big)
+                        = \mathcal T^2 \frac1N\sum_n\sum_c p^t_{nc}\,\big(\log p^t_{nc} - \log p^s_{nc}\big)
 
-    The :math:`\tau^2` factor keeps gradient magnitudes comparable across temperatures (Hinton et al., 2015).
+    The :math:`\mathcal T^2` factor keeps gradient magnitudes comparable across temperatures (Hinton et al., 2015).
     The teacher is not detached here: pass ``teacher_logits.detach()`` for a frozen teacher.
 
     Args:
         student_logits, teacher_logits: ``[N, C]`` (or any ``[..., C]``; all leading dims are averaged).
-        tau: temperature :math:`\tau > 0`.
+        tau: temperature :math:`\mathcal T > 0`.
     """
     _check_pair(student_logits, teacher_logits, tau)
     log_p_s = F.log_softmax(student_logits / tau, dim=-1).flatten(0, -2)
@@ -42,7 +43,10 @@ def response_kd_terms(student_logits: torch.Tensor, teacher_logits: torch.Tensor
                       alpha: float, tau: float) -> dict[str, torch.Tensor]:
     r"""The two terms of response-based distillation (Hinton et al., 2015), as loss terms ``ce`` and ``kd``:
 
-    .. math:: (1-\alpha)\,\mathrm{CE}(z_S, y) \;+\; \alpha\,\tau^2\,\mathrm{KL}\big(\sigma(z_T/\tau)\,\|\,\sigma(z_S/\tau)\big)
+    .. math:: (1-\lambda_{KD})\,\mathrm{CE}(z_s, y) \;+\; \lambda_{KD}\,\mathcal T^2\,
+              \mathrm{KL}\big(\mathrm{softmax}(z_t/\mathcal T)\,\|\,\mathrm{softmax}(z_s/\mathcal T)\big)
+
+    with the weight :math:`\lambda_{KD}` (``alpha``) and the temperature :math:`\mathcal T` (``tau``).
 
     ``teacher_logits`` are used as given (detach them, or compute them under ``torch.no_grad``, for a frozen
     teacher).
@@ -56,9 +60,11 @@ def response_kd_terms(student_logits: torch.Tensor, teacher_logits: torch.Tensor
 def soft_cross_entropy(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
     r"""Cross entropy against the teacher's soft labels (TinyBERT / SpikingBERT prediction-layer distillation).
 
-    .. math:: \mathcal L_{SCE} = -\frac1N\sum_n\sum_c \sigma(z_T/\tau)_{nc}\,\log\sigma(z_S/\tau)_{nc}
+    .. math:: \mathcal L_{SCE} = -\frac1N\sum_n\sum_c \mathrm{softmax}(z_t/\mathcal T)_{nc}\,
+              \log\mathrm{softmax}(z_s/\mathcal T)_{nc}
 
-    It differs from :func:`kd_loss` by the teacher's entropy (constant in the student) and the :math:`\tau^2` factor.
+    It differs from :func:`kd_loss` by the teacher's entropy (constant in the student) and the :math:`\mathcal T^2`
+    factor.
     """
     _check_pair(student_logits, teacher_logits, tau)
     p_t = F.softmax(teacher_logits / tau, dim=-1)

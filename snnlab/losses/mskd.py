@@ -2,14 +2,14 @@ r"""Synergistic knowledge distillation for SNNs: hit-consistency (HCKD) and temp
 
 Wang et al., *Apprenticeship-Inspired Elegance: Synergistic Knowledge Distillation Empowers Spiking Neural Networks
 for Efficient Single-Eye Emotion Recognition*, IJCAI 2024 (MSKD). A student SNN and a teacher SNN each give a
-sequence of per-step classifier outputs :math:`O(t) \in \mathbb R^{N \times C}`, :math:`t = 1..T`; the student is
+sequence of per-step classifier outputs :math:`O[t] \in \mathbb R^{N \times C}`, :math:`t = 1..T`; the student is
 trained with
 
-.. math:: \mathcal L = (1-\alpha)\,\mathcal L_{Cls} + \alpha\,\mathcal L_{HCKD} + \alpha\,\mathcal L_{TCKD},
+.. math:: \mathcal L = (1-\lambda_{KD})\,\mathcal L_{Cls} + \lambda_{KD}\,\mathcal L_{HCKD} + \lambda_{KD}\,\mathcal L_{TCKD},
 
-where :math:`\mathcal L_{Cls}` is TET's per-step cross entropy and :math:`\alpha` follows a curriculum
+where :math:`\mathcal L_{Cls}` is TET's per-step cross entropy and :math:`\lambda_{KD}` follows a curriculum
 (:func:`curriculum_alpha`). Both distillation terms compare *representations* of the outputs: probabilities
-:math:`\mathrm{softmax}(O(t))` by default (the uniform fallback of HCKD, :math:`1/N_c`, is a probability vector),
+:math:`\mathrm{softmax}(O[t])` by default (the uniform fallback of HCKD, :math:`1/N_c`, is a probability vector),
 or raw logits with ``space="logits"``. The teacher is a fixed target: its outputs are detached, so no gradient
 reaches it.
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["hit_signal", "hckd_loss", "tckd_loss", "curriculum_alpha", "SPACES"]
+__all__ = ["hit_signal", "mskd_hckd_loss", "mskd_tckd_loss", "curriculum_alpha", "SPACES"]
 
 SPACES = ("probs", "logits")
 """What the distillation terms compare: softmax probabilities (default) or raw per-step logits."""
@@ -43,11 +43,12 @@ def hit_signal(out_seq: torch.Tensor, target: torch.Tensor, space: str = "probs"
 
     .. math::
 
-        S_n = \frac{1}{C_n}\sum_{t:\ \arg\max_c O_{t,n,c} = y_n} \tilde O_{t,n}, \qquad
-        C_n = \big|\{t: \arg\max_c O_{t,n,c} = y_n\}\big|,
+        h_n = \frac{1}{n_{hit}}\sum_{t:\ \arg\max_c O[t]_{n,c} = y_n} \tilde O[t]_n, \qquad
+        n_{hit} = \big|\{t: \arg\max_c O[t]_{n,c} = y_n\}\big|,
 
-    with :math:`\tilde O` the outputs in ``space`` (softmax probabilities or logits) and :math:`S_n = 1/N_c`
-    (every entry) when :math:`C_n = 0` (MSKD, eqs. 4–5). Correctness is judged on the arg-max, which is the same
+    for sample :math:`n`, with :math:`\tilde O` the outputs in ``space`` (softmax probabilities or logits) and
+    :math:`h_n = 1/N_c` (every entry) when :math:`n_{hit} = 0` (MSKD, eqs. 4–5). Correctness is judged on the arg-max,
+    which is the same
     in both spaces.
 
     Args:
@@ -68,11 +69,11 @@ def hit_signal(out_seq: torch.Tensor, target: torch.Tensor, space: str = "probs"
     return torch.where(count.unsqueeze(-1) > 0, summed / count.clamp(min=1).unsqueeze(-1), uniform)
 
 
-def hckd_loss(student_seq: torch.Tensor, teacher_seq: torch.Tensor, target: torch.Tensor,
+def mskd_hckd_loss(student_seq: torch.Tensor, teacher_seq: torch.Tensor, target: torch.Tensor,
               space: str = "probs") -> torch.Tensor:
-    r"""Hit-consistency distillation: :math:`\mathcal L_{HCKD} = \mathrm{MSE}(S_{stu}, S_{tea})` (MSKD, eq. 3).
+    r"""Hit-consistency distillation: :math:`\mathcal L_{HCKD} = \mathrm{MSE}(h_s, h_t)` (MSKD, eq. 3).
 
-    :math:`S` is :func:`hit_signal` of each network (the mean output over the steps where that network predicts
+    :math:`h` is :func:`hit_signal` of each network (the mean output over the steps where that network predicts
     the label, or :math:`1/N_c` if it never does); the MSE averages over samples and classes. The teacher is
     detached.
 
@@ -85,9 +86,9 @@ def hckd_loss(student_seq: torch.Tensor, teacher_seq: torch.Tensor, target: torc
     return F.mse_loss(hit_signal(student_seq, target, space), hit_signal(teacher_seq.detach(), target, space))
 
 
-def tckd_loss(student_seq: torch.Tensor, teacher_seq: torch.Tensor, space: str = "probs") -> torch.Tensor:
-    r"""Temporal-consistency distillation: :math:`\mathcal L_{TCKD} = \frac1T\sum_t \mathrm{MSE}(O_{stu}(t),
-    O_{tea}(t))` (MSKD, eq. 6).
+def mskd_tckd_loss(student_seq: torch.Tensor, teacher_seq: torch.Tensor, space: str = "probs") -> torch.Tensor:
+    r"""Temporal-consistency distillation: :math:`\mathcal L_{TCKD} = \frac1T\sum_t \mathrm{MSE}(O_s[t],
+    O_t[t])` (MSKD, eq. 6).
 
     Every step is matched, whether the teacher is right or not; each per-step MSE averages over samples and classes.
     The teacher is detached.
@@ -101,11 +102,11 @@ def tckd_loss(student_seq: torch.Tensor, teacher_seq: torch.Tensor, space: str =
 
 
 def curriculum_alpha(epoch: int, start: float = 0.5, step: float = 0.1, period: int = 30, cap: float = 0.9) -> float:
-    r"""MSKD's curriculum weight: :math:`\alpha = \min(\text{start} + \text{step}\cdot\lfloor (e-1)/P \rfloor,
+    r"""MSKD's curriculum weight: :math:`\lambda_{KD} = \min(\text{start} + \text{step}\cdot\lfloor (e-1)/P \rfloor,
     \text{cap})` at epoch :math:`e` (1-based).
 
     The paper starts at 0.5 and adds 0.1 every 30 epochs; it does not say what happens past 1, where the
-    classification loss would vanish, so :math:`\alpha` is capped (default 0.9). Short runs scale ``period`` to
+    classification loss would vanish, so :math:`\lambda_{KD}` is capped (default 0.9). Short runs scale ``period`` to
     their length.
     """
     if epoch < 1:

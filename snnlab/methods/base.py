@@ -141,9 +141,9 @@ class FrozenTeacher(nn.Module):
 
 
 class DistilledANN(FrozenTeacher, ANNClassification):
-    r"""Logit distillation into an ANN student, the teacher frozen: ``loss_terms(z_S, z_T, y)`` gives the loss terms;
+    r"""Logit distillation into an ANN student, the teacher frozen: ``loss_terms(z_s, z_t, y)`` gives the loss terms;
     by default response-based KD (Hinton, Vinyals & Dean, 2015),
-    :math:`(1-\alpha)\,\mathrm{CE}(z_S, y) + \alpha\,\tau^2\,\mathrm{KL}(\sigma(z_T/\tau)\,\|\,\sigma(z_S/\tau))`
+    :math:`(1-\lambda_{KD})\,\mathrm{CE}(z_s, y) + \lambda_{KD}\,\mathcal T^2\,\mathrm{KL}(\mathrm{softmax}(z_t/\mathcal T)\,\|\,\mathrm{softmax}(z_s/\mathcal T))`
     (:func:`snnlab.losses.response_kd_terms`).
 
     The control of the ANN-to-SNN distillation chapters: the same distillation into a non-spiking student of the

@@ -1,15 +1,15 @@
 r"""DKD: decoupled knowledge distillation from a frozen teacher into a spiking student (Zhao, Cui, Song, Qiu & Liang,
 "Decoupled Knowledge Distillation", CVPR 2022).
 
-With :math:`z_S = \frac1T\sum_t O_S(t)` the student's time-aggregated output and :math:`z_T` the teacher's logits,
+With :math:`z_s = \frac1T\sum_t O_s[t]` the student's time-aggregated output and :math:`z_t` the teacher's logits,
 at epoch :math:`e` (counted from 1):
 
-.. math:: \mathcal L = \mathrm{CE}(z_S, y) + \min\!\big(e / e_{warm},\ 1\big)\,
-          \big(\alpha\,\tau^2\,\mathrm{TCKD} + \beta\,\tau^2\,\mathrm{NCKD}\big)
+.. math:: \mathcal L = \mathrm{CE}(z_s, y) + \min\!\big(e / e_{warm},\ 1\big)\,
+          \big(\lambda_{TCKD}\,\mathcal T^2\,\mathrm{TCKD} + \lambda_{NCKD}\,\mathcal T^2\,\mathrm{NCKD}\big)
 
 (:func:`snnlab.losses.decoupled_kd`). The linear warm-up of the distillation weight over the first :math:`e_{warm}`
-epochs is the official code's (20 of 240 epochs on CIFAR-100); the paper's :math:`\alpha = 1`, :math:`\beta = 8`,
-:math:`\tau = 4` are the defaults.
+epochs is the official code's (20 of 240 epochs on CIFAR-100); the paper's :math:`\lambda_{TCKD} = 1`, :math:`\lambda_{NCKD} = 8`,
+:math:`\mathcal T = 4` are the defaults.
 """
 from __future__ import annotations
 

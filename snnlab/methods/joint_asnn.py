@@ -3,21 +3,24 @@ Pattern Recognition 2023).
 
 The twins come from :class:`~snnlab.models.factorised.JointNet` (shared singular vectors, own singular values, own
 batch norms and linear layers, ReLU vs spiking neuron, self-distillation branches). With exits :math:`k = 1..K`
-(branches, then the final classifier :math:`K`), ANN logits :math:`a_k`, SNN logits :math:`s_k` and features
-:math:`f^{ANN}_k, f^{SNN}_k` (SNN quantities **summed** over the :math:`T` steps, as in the official code), the loss
-is (as in the official code)
+(branches, then the final classifier :math:`K`), ANN logits :math:`z_k^{ANN}`, SNN logits :math:`z_k^{SNN}` and
+features :math:`F^{ANN}_k, F^{SNN}_k` (SNN quantities **summed** over the :math:`T` steps, as in the official code),
+the loss is (as in the official code)
 
 .. math::
 
-    \mathcal L = (1-\alpha)\sum_{k=1}^{K}\big[\mathrm{CE}(a_k, y) + \mathrm{CE}(s_k, y)\big]
-      + \alpha\Big[\sum_{k<K}\mathcal L_{KD}(a_k \leftarrow \bar a_K) + \sum_{k=1}^{K}\mathcal L_{KD}(s_k \leftarrow \bar a_k)\Big]
-      + \beta\sum_{k=1}^{K}\sum_{n,i}\big(f^{SNN}_{k,ni} - \bar f^{ANN}_{k,ni}\big)^2\,
-        \mathbb 1\big[f^{SNN}_{k,ni} > 0 \,\vee\, \bar f^{ANN}_{k,ni} > 0\big],
+    \mathcal L = (1-\lambda_{KD})\sum_{k=1}^{K}\big[\mathrm{CE}(z_k^{ANN}, y) + \mathrm{CE}(z_k^{SNN}, y)\big]
+      + \lambda_{KD}\Big[\sum_{k<K}\mathcal L_{KD}(z_k^{ANN} \leftarrow \mathrm{sg}(z_K^{ANN}))
+      + \sum_{k=1}^{K}\mathcal L_{KD}(z_k^{SNN} \leftarrow \mathrm{sg}(z_k^{ANN}))\Big]
+      + \lambda_{feat}\sum_{k=1}^{K}\sum_{n,i}\big(F^{SNN}_{k,ni} - \mathrm{sg}(F^{ANN}_{k,ni})\big)^2\,
+        \mathbb 1\big[F^{SNN}_{k,ni} > 0 \,\vee\, \mathrm{sg}(F^{ANN}_{k,ni}) > 0\big],
 
-where :math:`\mathcal L_{KD}(z_S \leftarrow z_T) = \tau^2\,\mathrm{KL}(\sigma(z_T/\tau)\,\|\,\sigma(z_S/\tau))`
-(:func:`snnlab.losses.kd.kd_loss`), a bar marks a detached (teacher) tensor, and the official values are
-:math:`\alpha = 0.1`, :math:`\tau = 3`, :math:`\beta = 10^{-6}`. The feature term is a sum, not a mean, over the
-batch and the features (the official ``feature_loss_function``), hence the small :math:`\beta`. The official code
+where :math:`\mathcal L_{KD}(z_s \leftarrow z_t) = \mathcal T^2\,\mathrm{KL}(\mathrm{softmax}(z_t/\mathcal T)\,\|\,
+\mathrm{softmax}(z_s/\mathcal
+T))` (:func:`snnlab.losses.kd.kd_loss`), :math:`\mathrm{sg}` marks a detached (teacher) tensor, and
+the official values are :math:`\lambda_{KD} = 0.1` (``alpha``), :math:`\mathcal T = 3` (``tau``),
+:math:`\lambda_{feat} = 10^{-6}` (``beta``). The feature term is a sum, not a mean, over the batch and the features
+(the official ``feature_loss_function``), hence the small :math:`\lambda_{feat}`. The official code
 writes the KD terms as a soft cross entropy against the teacher's softened distribution; it differs from the KL
 divergence by the teacher's entropy, a constant for the student, so the gradients are the same. At test time only
 the SNN's final exit is used.
@@ -50,10 +53,11 @@ def joint_asnn_losses(ann: JointOutput, snn: JointOutput, targets: torch.Tensor,
                       tau: float = 3.0, beta: float = 1e-6) -> dict[str, torch.Tensor]:
     """The terms of the Joint A-SNN loss (module docstring) for one batch, each already weighted:
 
-    ``ce_ann``, ``ce_snn``: :math:`(1-\\alpha)\\sum_k` CE of every ANN / SNN exit; ``kd_branches``:
-    :math:`\\alpha\\sum_{k<K}` KD from the ANN's final exit into its branches (absent with a single exit);
-    ``kd_ann_snn``: :math:`\\alpha\\sum_k` KD from ANN exit :math:`k` into SNN exit :math:`k`; ``feature``:
-    :math:`\\beta\\sum_k` :func:`masked_feature_l2` of the exits' features. Teachers are detached.
+    ``ce_ann``, ``ce_snn``: :math:`(1-\\lambda_{KD})\\sum_k` CE of every ANN / SNN exit; ``kd_branches``:
+    :math:`\\lambda_{KD}\\sum_{k<K}` KD from the ANN's final exit into its branches (absent with a single exit);
+    ``kd_ann_snn``: :math:`\\lambda_{KD}\\sum_k` KD from ANN exit :math:`k` into SNN exit :math:`k`; ``feature``:
+    :math:`\\lambda_{feat}\\sum_k` :func:`masked_feature_l2` of the exits' features. Teachers are detached
+    (``alpha`` is :math:`\\lambda_{KD}`, ``tau`` is :math:`\\mathcal T`, ``beta`` is :math:`\\lambda_{feat}`).
     """
     if len(ann.logits) != len(snn.logits):
         raise ValueError(f"the ANN has {len(ann.logits)} exits and the SNN {len(snn.logits)}; they must match")
@@ -110,7 +114,7 @@ class JointASNN(Method):
 
 class SummedOutputCE(SpikingMethod):
     r"""The SNN trained alone as Joint A-SNN trains its SNN's final exit: cross entropy of the output summed over
-    time, :math:`\mathrm{CE}(\sum_t O_t, y)` (the baseline of the Joint A-SNN reproduction)."""
+    time, :math:`\mathrm{CE}(\sum_t O[t], y)` (the baseline of the Joint A-SNN reproduction)."""
 
     def forward(self, inputs, targets):
         logits = self.output_sequence(inputs).sum(0)

@@ -3,22 +3,22 @@ Networks from Artificial Neural Networks with Knowledge Distillation", CVPR 2023
 
 A pre-trained ANN teacher is frozen; a student SNN (IF neurons, surrogate gradients; the two architectures may
 differ) learns from the labels and from the teacher, in one or both of two ways. With
-:math:`z_S = \frac1T\sum_t O_S(t)` the student's time-aggregated output and :math:`z_T` the teacher's logits:
+:math:`z_s = \frac1T\sum_t O_s[t]` the student's time-aggregated output and :math:`z_t` the teacher's logits:
 
 * **response-based** (:func:`snnlab.losses.kd_loss`):
 
-  .. math:: \mathcal L_{resp} = (1-\alpha)\,\mathrm{CE}(z_S, y)
-            + \alpha\,\tau^2\,\mathrm{KL}\big(\sigma(z_T/\tau)\,\|\,\sigma(z_S/\tau)\big)
+  .. math:: \mathcal L_{resp} = (1-\lambda_{KD})\,\mathrm{CE}(z_s, y)
+            + \lambda_{KD}\,\mathcal T^2\,\mathrm{KL}\big(\mathrm{softmax}(z_t/\mathcal T)\,\|\,\mathrm{softmax}(z_s/\mathcal T)\big)
 
 * **feature-based** (:mod:`snnlab.losses.feature_kd`): at the end of each stage, the student's firing rate
-  :math:`\bar s = \frac1T\sum_t s(t)` goes through an adapter :math:`r` (1×1 conv + BN) to the teacher's channels
-  and is compared with the teacher's pre-ReLU feature :math:`F` through the margin ReLU :math:`\sigma_m`:
+  :math:`\bar S = \frac1T\sum_t S[t]` goes through an adapter :math:`\mathrm{Ad}` (1×1 conv + BN) to the teacher's channels
+  and is compared with the teacher's pre-ReLU feature :math:`F` through the margin ReLU :math:`\mathrm{ReLU}_m`:
 
-  .. math:: \mathcal L_{feat} = \sum_{l}\frac1N\, d_p\big(r_l(\bar s_l), \sigma_{m_l}(F_l)\big), \qquad
-            \mathcal L = \mathcal L_{task} + \beta\,\mathcal L_{feat}.
+  .. math:: \mathcal L_{feat} = \sum_{l}\frac1N\, \mathcal D_p\big(\mathrm{Ad}_l(\bar S_l), \mathrm{ReLU}_{m_l}(F_l)\big), \qquad
+            \mathcal L = \mathcal L_{task} + \lambda_{feat}\,\mathcal L_{feat}.
 
-Both together add the two distillation terms to :math:`(1-\alpha)\,\mathrm{CE}`. Without a teacher the method is
-the plain baseline (CE on :math:`z_S`).
+Both together add the two distillation terms to :math:`(1-\lambda_{KD})\,\mathrm{CE}`. Without a teacher the method is
+the plain baseline (CE on :math:`z_s`).
 """
 from __future__ import annotations
 
@@ -111,8 +111,8 @@ def default_feature_pairs(student: nn.Module, teacher: nn.Module) -> tuple[Featu
 class KDSNN(FrozenTeacher, SpikingMethod):
     r"""Train ``student`` (an SNN) with response- and/or feature-based distillation from a frozen ANN ``teacher``.
 
-    Loss terms: ``ce`` = :math:`(1-\alpha)\,\mathrm{CE}(z_S, y)` with response KD (plain CE otherwise), ``kd`` =
-    :math:`\alpha\tau^2\mathrm{KL}`, ``feat`` = :math:`\beta\mathcal L_{feat}` (see the module docstring). The
+    Loss terms: ``ce`` = :math:`(1-\lambda_{KD})\,\mathrm{CE}(z_s, y)` with response KD (plain CE otherwise), ``kd`` =
+    :math:`\lambda_{KD}\mathcal T^2\mathrm{KL}`, ``feat`` = :math:`\lambda_{feat}\mathcal L_{feat}` (see the module docstring). The
     teacher stays in eval mode with ``requires_grad=False`` and runs under ``torch.no_grad``; the adapters are
     trained with the student and are not used at inference.
 

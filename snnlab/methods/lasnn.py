@@ -7,10 +7,11 @@ average pooling, the student's architecture, is trained and converted to an SNN 
 labels, the teacher's soft labels and the teacher's attention at three levels (low, middle, high: the ends of the
 first three stages):
 
-.. math:: \mathcal L = \mathrm{CE}(z_S, y) + \alpha\,\tau^2\,\mathrm{KL}\big(\sigma(z_T/\tau)\,\|\,\sigma(z_S/\tau)\big)
-          + \beta\,\mathcal L_{AT} + \beta_g\,\mathcal L_{GAT},
+.. math:: \mathcal L = \mathrm{CE}(z_s, y) + \lambda_{KD}\,\mathcal T^2\,
+          \mathrm{KL}\big(\mathrm{softmax}(z_t/\mathcal T)\,\|\,\mathrm{softmax}(z_s/\mathcal T)\big)
+          + \lambda_{AT}\,\mathcal L_{AT} + \lambda_{GAT}\,\mathcal L_{GAT},
 
-with :math:`z_S = \frac1T\sum_t O_S(t)`. :math:`\mathcal L_{AT}` (:func:`snnlab.losses.attention.attention_loss`)
+with :math:`z_s = \frac1T\sum_t O_s[t]`. :math:`\mathcal L_{AT}` (:func:`snnlab.losses.attention.attention_loss`)
 compares the activation attention :math:`\sum_c |F_c|^2` of the teacher's ReLU outputs with that of the student's
 firing rates; :math:`\mathcal L_{GAT}` compares the teacher's gradient attention
 :math:`\sum_c|\partial\mathcal L_{CE}/\partial F_c|` with the student's spike activation map. The paper leaves the
@@ -53,18 +54,20 @@ def attention_levels(student: nn.Module, teacher: nn.Module, levels: int = 3) ->
 class LaSNN(FrozenTeacher, SpikingMethod):
     r"""Train ``student`` with LaSNN's layer-wise attention distillation and logit KD from a frozen ``teacher``.
 
-    Loss terms: ``ce``, ``kd`` = :math:`\alpha\tau^2\mathrm{KL}`, ``at`` = :math:`\beta\mathcal L_{AT}`, ``gat`` =
-    :math:`\beta_g\mathcal L_{GAT}` (module docstring); a term with weight 0 (or switched off) is left out. With
+    Loss terms: ``ce``, ``kd`` = :math:`\lambda_{KD}\mathcal T^2\mathrm{KL}`, ``at`` =
+    :math:`\lambda_{AT}\mathcal L_{AT}`, ``gat`` = :math:`\lambda_{GAT}\mathcal L_{GAT}` (module docstring); a term
+    with weight 0 (or switched off) is left out. With
     no teacher the method is plain CE training of the student (the conversion-initialised baseline).
 
     Args:
         student: SNN mapping ``[T, N, ...]`` to ``[T, N, C]`` (initialised by conversion, see the module doc).
         teacher: ANN mapping ``[N, ...]`` to ``[N, C]``.
         T: time steps of the rate code.
-        alpha, tau: logit KD weight and temperature.
-        beta, beta_grad: weights of the activation- and gradient-based attention terms.
+        alpha, tau: logit KD weight :math:`\lambda_{KD}` and temperature :math:`\mathcal T`.
+        beta, beta_grad: weights :math:`\lambda_{AT}`, :math:`\lambda_{GAT}` of the activation- and gradient-based
+            attention terms.
         attention: which attention terms (see :data:`ATTENTIONS`).
-        gamma: SAM decay :math:`\gamma`.
+        gamma: SAM decay rate: each step multiplies an earlier spike's weight by :math:`\rho` = ``exp(-gamma)``.
         levels: ``(student neuron path, teacher ReLU path)`` pairs (default :func:`attention_levels`).
         encoding: ``"poisson"`` (LaSNN) or another snnlab encoding.
     """

@@ -3,17 +3,18 @@ r"""MSKD: a multimodal teacher distils into an intensity-only student with HCKD 
 The student SNN sees only the intensity frames of a clip; a frozen teacher sees intensity and event frames. The
 student minimises
 
-.. math:: \mathcal L = (1-\alpha)\,\underbrace{\tfrac1T\textstyle\sum_t \mathrm{CE}(O_{stu}(t), y)}_{\mathcal L_{Cls}}
-          + \alpha\,w\,\mathcal L_{HCKD} + \alpha\,w\,\mathcal L_{TCKD}
+.. math:: \mathcal L = (1-\lambda_{KD})\,\underbrace{\tfrac1T\textstyle\sum_t \mathrm{CE}(O_s[t], y)}_{\mathcal L_{Cls}}
+          + \lambda_{KD}\,\kappa\,\mathcal L_{HCKD} + \lambda_{KD}\,\kappa\,\mathcal L_{TCKD}
 
-(:func:`snnlab.losses.hckd_loss`, :func:`snnlab.losses.tckd_loss`), with :math:`\alpha` rising over training
+(:func:`snnlab.losses.mskd_hckd_loss`, :func:`snnlab.losses.mskd_tckd_loss`), with :math:`\lambda_{KD}` rising over
+training
 (:func:`snnlab.losses.curriculum_alpha`). Switching terms off gives the paper's ablations: CE only (the baseline
 student), +TCKD, +HCKD, both.
 
-The paper's equation has :math:`w = 1`. Compared in probability space with an MSE averaged over classes, the
+The paper's equation has :math:`\kappa = 1`. Compared in probability space with an MSE averaged over classes, the
 distillation terms then pull on the student's outputs far more weakly than the cross entropy does (a probability
 difference is at most 1 and is divided by the number of classes), so the teacher barely acts;
-:func:`output_gradient_norms` measures each term's pull, and ``kd_weight`` (:math:`w`) rescales the two terms.
+:func:`output_gradient_norms` measures each term's pull, and ``kd_weight`` (:math:`\kappa`) rescales the two terms.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import torch
 from torch import nn
 
 from ..layout import mean_over_time
-from ..losses import curriculum_alpha, hckd_loss, tckd_loss
+from ..losses import curriculum_alpha, mskd_hckd_loss, mskd_tckd_loss
 from ..losses.tet import per_step_ce
 from .base import FrozenTeacher, SpikingMethod
 
@@ -36,9 +37,10 @@ class MSKD(FrozenTeacher, SpikingMethod):
 
     Inputs are dicts of time-major clips (``{"frames": [T, N, 1, H, W], "events": [T, N, C, H, W]}``, as the
     ``eye`` and ``see`` data sets give them with ``modality="both"``); the student reads ``inputs[student_input]``,
-    the teacher the whole dict. Loss terms: ``cls`` = :math:`(1-\alpha)\mathcal L_{Cls}` (just
-    :math:`\mathcal L_{Cls}` when no distillation term is on), ``hckd`` = :math:`\alpha\mathcal L_{HCKD}`,
-    ``tckd`` = :math:`\alpha\mathcal L_{TCKD}`. :math:`\alpha` is updated at the start of every epoch by the trainer
+    the teacher the whole dict. Loss terms: ``cls`` = :math:`(1-\lambda_{KD})\mathcal L_{Cls}` (just
+    :math:`\mathcal L_{Cls}` when no distillation term is on), ``hckd`` = :math:`\lambda_{KD}\mathcal L_{HCKD}`,
+    ``tckd`` = :math:`\lambda_{KD}\mathcal L_{TCKD}`. :math:`\lambda_{KD}` is updated at the start of every epoch by
+    the trainer
     (:meth:`on_epoch_start`) from ``alpha_schedule``. The teacher is kept in eval mode with ``requires_grad=False``
     and runs under ``torch.no_grad``; it receives no gradient and is not updated.
 
@@ -48,7 +50,7 @@ class MSKD(FrozenTeacher, SpikingMethod):
         T: time steps (the clip length).
         hckd, tckd: which distillation terms to use (see :data:`ABLATIONS`).
         space: ``"probs"`` (default) or ``"logits"``: what HCKD/TCKD compare.
-        kd_weight: :math:`w`, the factor on both distillation terms (1 in the paper's equation).
+        kd_weight: :math:`\kappa`, the factor on both distillation terms (1 in the paper's equation).
         alpha_schedule: ``epoch -> alpha``; default :func:`~snnlab.losses.curriculum_alpha` (0.5, +0.1 every 30
             epochs, capped at 0.9).
         student_input: key of the student's modality in the input dict.
@@ -88,9 +90,9 @@ class MSKD(FrozenTeacher, SpikingMethod):
                 teacher_seq = self.teacher(inputs)
             weight = self.alpha * self.kd_weight
             if self.use_hckd:
-                losses["hckd"] = weight * hckd_loss(out_seq, teacher_seq, targets, self.space)
+                losses["hckd"] = weight * mskd_hckd_loss(out_seq, teacher_seq, targets, self.space)
             if self.use_tckd:
-                losses["tckd"] = weight * tckd_loss(out_seq, teacher_seq, self.space)
+                losses["tckd"] = weight * mskd_tckd_loss(out_seq, teacher_seq, self.space)
         return losses
 
     def forward(self, inputs, targets):
@@ -107,10 +109,10 @@ class MSKD(FrozenTeacher, SpikingMethod):
 
 def output_gradient_norms(method: MSKD, inputs: dict, targets: torch.Tensor) -> dict[str, float]:
     r"""How hard each weighted loss term pulls on the student's outputs: :math:`\lVert \partial \ell /
-    \partial O_{stu} \rVert_2` over all steps, samples and classes, for each term :math:`\ell` of
-    :meth:`MSKD.loss_terms` on one batch (the method's current :math:`\alpha` and mode; no parameter is touched).
+    \partial O_s \rVert_2` over all steps, samples and classes, for each term :math:`\ell` of
+    :meth:`MSKD.loss_terms` on one batch (the method's current :math:`\lambda_{KD}` and mode; no parameter is touched).
 
-    Every term reaches the weights only through :math:`O_{stu}`, so the ratio of two norms is the ratio of the
+    Every term reaches the weights only through :math:`O_s`, so the ratio of two norms is the ratio of the
     terms' shares of the training signal.
     """
     out_seq = method.student_sequence(inputs).detach().requires_grad_(True)

@@ -5,23 +5,23 @@ time: its average spiking rates at equilibrium are differentiated implicitly. A 
 (:class:`~snnlab.models.transformer.TransformerClassifier`) gives the targets:
 
 1. **internal-layer KD** (the first ``ikd_epochs`` epochs): student layer :math:`l` learns from teacher layer
-   :math:`m(l) = (l+1) L_T / L_S - 1` (:func:`layer_map`), and the student's embedding from the teacher's,
+   :math:`m(l) = (l+1) L_t / L_s - 1` (:func:`layer_map`), and the student's embedding from the teacher's,
 
-   .. math:: \mathcal L_{IKD} = \sum_l \mathrm{MSE}\big(S_S^l, S_T^{m(l)}\big)
-                              + \mathrm{MSE}\big(W_h\,u_S^0, E_T\big)
-                              + \sum_l \mathrm{MSE}\big(W_h\,a_S^{l\star}, H_T^{m(l)}\big),
+   .. math:: \mathcal L_{IKD} = \sum_l \mathrm{MSE}\big(Z_s^l, Z_t^{m(l)}\big)
+                              + \mathrm{MSE}\big(W_h\,u^0, u_t^0\big)
+                              + \sum_l \mathrm{MSE}\big(W_h\,a_{out}^{l}, a_t^{m(l)}\big),
 
-   with :math:`S` the attention scores before the softmax (:func:`~snnlab.models.transformer.attention_scores`,
-   per head; the entries of padded keys set to 0 in both, as the official code does), :math:`u_S^0` the student's
-   embedding current and :math:`E_T` the teacher's embedding-layer output, :math:`a^{l\star}` the simulated
-   equilibrium rates of the student's layer output, :math:`H` the teacher's hidden states and :math:`W_h` a learned
+   with :math:`Z` the attention scores before the softmax (:func:`~snnlab.models.transformer.attention_scores`,
+   per head; the entries of padded keys set to 0 in both, as the official code does), :math:`u^0` the student's
+   embedding current and :math:`u_t^0` the teacher's embedding-layer output, :math:`a_{out}^l` the simulated
+   equilibrium rates of the student's layer output, :math:`a_t` the teacher's hidden states and :math:`W_h` a learned
    linear map (one, shared by the embedding and the layers, as TinyBERT's). The means run over the real tokens (for
    the scores, the real query tokens and every key), where the official code also averages over the padding;
 2. **prediction-layer KD** (the remaining epochs): soft cross entropy against the teacher's logits at temperature
-   :math:`t' = 1` (:func:`~snnlab.losses.kd.soft_cross_entropy`).
+   :math:`\mathcal T = 1` (:func:`~snnlab.losses.kd.soft_cross_entropy`).
 
 Energy (the paper's accounting): :func:`spikingbert_energy` gives Norm#OPS (:func:`snnlab.energy.norm_ops`) from the
-student's measured firing rates and the ANN/SNN energy ratio :math:`e = (\mathrm{Norm\#OPS}/5.1)^{-1}`
+student's measured firing rates and the ANN/SNN energy ratio :math:`\eta = (\mathrm{Norm\#OPS}/5.1)^{-1}`
 (:func:`snnlab.energy.energy_ratio`), each per time step and per inference (over the :math:`T_{conv}` simulated steps).
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ __all__ = ["SpikingBERTKD", "layer_map", "internal_kd_losses", "spikingbert_ener
 
 
 def layer_map(student_layers: int, teacher_layers: int) -> list[int]:
-    """Teacher layer learnt by each student layer: :math:`m(l) = (l+1) L_T / L_S - 1` (uniform, last to last)."""
+    """Teacher layer learnt by each student layer: :math:`m(l) = (l+1) L_t / L_s - 1` (uniform, last to last)."""
     if not 1 <= student_layers <= teacher_layers:
         raise ValueError(f"need 1 <= student layers <= teacher layers, got {student_layers} and {teacher_layers}")
     return [(l + 1) * teacher_layers // student_layers - 1 for l in range(student_layers)]
@@ -54,10 +54,10 @@ def internal_kd_losses(student_internals: dict, teacher_internals: dict, mask: t
                        hidden_map: nn.Module, mapping: list[int]) -> dict[str, torch.Tensor]:
     r"""The internal-layer KD terms (see the module docstring), from the models' ``internals``:
 
-    * ``"attention"``: :math:`\sum_l \mathrm{MSE}(S_S^l, S_T^{m(l)})` over the attention scores ``"scores"``
+    * ``"attention"``: :math:`\sum_l \mathrm{MSE}(Z_s^l, Z_t^{m(l)})` over the attention scores ``"scores"``
       ``[N, H, L, L]``, the entries of padded keys set to 0 in both, averaged over the real query rows;
-    * ``"embedding"``: :math:`\mathrm{MSE}(W_h u_S^0, E_T)` over the real tokens of ``"embedding"`` ``[N, L, D]``;
-    * ``"hidden"``: :math:`\sum_l \mathrm{MSE}(W_h a_S^l, H_T^{m(l)})` over the real tokens of ``"hidden"``.
+    * ``"embedding"``: :math:`\mathrm{MSE}(W_h u^0, u_t^0)` over the real tokens of ``"embedding"`` ``[N, L, D]``;
+    * ``"hidden"``: :math:`\sum_l \mathrm{MSE}(W_h a_{out}^l, a_t^{m(l)})` over the real tokens of ``"hidden"``.
 
     ``mask`` ``[N, L]`` is True at real tokens; ``mapping[l]`` = :math:`m(l)`; ``hidden_map`` is :math:`W_h`."""
     tokens = mask[..., None].to(student_internals["hidden"][0].dtype)   # [N, L, 1]
@@ -122,7 +122,7 @@ def spikingbert_energy(student: SpikingBERTStudent, ids: torch.Tensor) -> dict:
     per inference.
 
     Norm#OPS :math:`= \sum_i \mathrm{IFR}_i\,\mathrm{Layer\#OPS}_{i+1} / \sum\mathrm{Layer\#OPS}` over
-    :meth:`~snnlab.models.transformer.SpikingBERTStudent.weight_layers` and :math:`e = (\mathrm{Norm\#OPS}/5.1)^{-1}`
+    :meth:`~snnlab.models.transformer.SpikingBERTStudent.weight_layers` and :math:`\eta = (\mathrm{Norm\#OPS}/5.1)^{-1}`
     (Bal & Sengupta, AAAI 2024), each for two definitions of a group's IFR:
 
     * **per time step** (``norm_ops_per_step``, ``energy_ratio_per_step``): the mean number of spikes per neuron and
@@ -132,7 +132,8 @@ def spikingbert_energy(student: SpikingBERTStudent, ids: torch.Tensor) -> dict:
       neuron over the :math:`T_{conv}` simulated steps of one inference, :math:`T_{conv} r_i` (SpikingBERT's IFR;
       an analog input counts :math:`T_{conv}`, since its layer runs at every step) — the whole SNN inference
       against one ANN pass. So :math:`\mathrm{Norm\#OPS}_{inf} = T_{conv}\,\mathrm{Norm\#OPS}_{step}` and
-      :math:`e_{inf} = e_{step}/T_{conv}`; :math:`e_{inf} > 1` means one SNN inference costs less than one ANN pass.
+      :math:`\eta_{inf} = \eta_{step}/T_{conv}`; :math:`\eta_{inf} > 1` means one SNN inference costs less than one
+      ANN pass.
     """
     if student.gamma != 1.0:
         raise ValueError(f"spikingbert_energy counts spikes from the rates, which needs gamma = 1 (the plain mean); "

@@ -5,9 +5,10 @@ During training an early classifier (conv, spiking neuron, FC; :func:`~snnlab.mo
 the output of every stage but the last, and the loss sums the cross entropies of all classifiers on their
 time-averaged outputs,
 
-.. math:: \mathcal L = \sum_{i=1}^{n} \lambda_i\, \mathrm{CE}\Big(\frac1{T_i}\sum_{t=1}^{T_i} Y_{i,t},\ y\Big),
+.. math:: \mathcal L = \sum_{i=1}^{n} \lambda_i\, \mathrm{CE}\Big(\frac1{T_i}\sum_{t=1}^{T_i} O_i[t],\ y\Big),
 
-where :math:`Y_n` is the network's own classifier. The early classifiers are dropped at inference.
+where :math:`O_i[t]` is the output of the classifier after stage :math:`i` at step :math:`t` (:math:`O_n` the
+network's own classifier's). The early classifiers are dropped at inference.
 """
 from __future__ import annotations
 

@@ -14,8 +14,8 @@ __all__ = ["TET", "MeanOutputCE"]
 class TET(SpikingMethod):
     r"""Temporal Efficient Training: supervise every time step (see :func:`snnlab.losses.tet_loss`).
 
-    Loss terms: ``ce`` = :math:`(1-\lambda)\,\frac1T\sum_t \mathrm{CE}(O(t), y)` and ``mse`` =
-    :math:`\lambda\,\mathrm{MSE}(O, \phi)`.
+    Loss terms: ``ce`` = :math:`(1-\lambda_{TET})\,\frac1T\sum_t \mathrm{CE}(O[t], y)` and ``mse`` =
+    :math:`\lambda_{TET}\,\mathrm{MSE}(O, \phi)`.
     """
 
     def __init__(self, model: nn.Module, T: int, lam: float = 1e-3, phi: float = 1.0, encoding: str = "direct"):

@@ -1,18 +1,21 @@
 r"""TSSD: temporal-spatial self-distillation (Zuo, Ding et al., arXiv:2406.07862).
 
 One network, two lengths: the student is the network run for :math:`T_s` steps (used at inference), the temporal
-teacher the *same weights* run for :math:`T_t > T_s` steps; a weak classifier :math:`C` after the middle stage gives
-a spatial signal. With :math:`f(x; \theta, T) = \frac1T\sum_{t=1}^{T} f_t(x; \theta)`,
+teacher the *same weights* :math:`\theta` run for :math:`T_t > T_s` steps; a weak classifier after the middle stage
+gives a spatial signal. With the output :math:`O[t]` at step :math:`t`, its mean
+:math:`\bar O(T) = \frac1T\sum_{t=1}^{T} O[t]` over the first :math:`T` steps and the weak classifier's output
+:math:`O_{wc}[t]`,
 
 .. math::
 
-    \mathcal L = \mathrm{CE}\big(f(x;\theta,T_s), y\big) + \mathrm{CE}\big(f(x;\theta,T_t), y\big)
-      + \alpha\,\underbrace{\big\|f(x;\theta,T_s) - f(x;\theta,T_t)\big\|^2}_{\mathcal L_{TSD}}
-      + \beta\,\underbrace{\frac1{T_s}\sum_{t=1}^{T_s}\big\|f_t(x;\theta_1\circ C) - f(x;\theta,T_s)\big\|^2}_{\mathcal L_{SSD}},
+    \mathcal L = \mathrm{CE}\big(\bar O(T_s), y\big) + \mathrm{CE}\big(\bar O(T_t), y\big)
+      + \lambda_{TSD}\,\underbrace{\big\|\bar O(T_s) - \bar O(T_t)\big\|^2}_{\mathcal L_{TSD}}
+      + \lambda_{SSD}\,\underbrace{\frac1{T_s}\sum_{t=1}^{T_s}\big\|O_{wc}[t] - \bar O(T_s)\big\|^2}_{\mathcal L_{SSD}},
 
-with mean-squared distances, minimised over the shared :math:`\theta` as written: the gradient of each distance
+with mean-squared distances and the weights :math:`\lambda_{TSD}`, :math:`\lambda_{SSD}` (``alpha``, ``beta``),
+minimised over the shared :math:`\theta` as written: the gradient of each distance
 flows through both of its sides by default, so TSD also moves the teacher's steps towards the student's
-(``detach_targets=True`` stops it at the targets, :math:`f(x;\theta,T_t)` in TSD and :math:`f(x;\theta,T_s)` in
+(``detach_targets=True`` stops it at the targets, :math:`\bar O(T_t)` in TSD and :math:`\bar O(T_s)` in
 SSD, as knowledge distillation from a separate teacher would). The paper prints no stop-gradient; with detached
 targets a one-step student chases a teacher that the same weights keep moving, and on Poisson-coded images its class
 scores grow several-fold while its accuracy falls far below plain training (the ``tssd`` reproduction records both).
@@ -53,15 +56,16 @@ class TSSD(SpikingMethod):
     r"""Train ``model`` with temporal-spatial self-distillation (see the module docstring).
 
     Loss terms: ``ce`` (student cross entropy), ``ce_teacher`` (the teacher's, unless ``teacher_ce=False``),
-    ``tsd`` = :math:`\alpha\,\mathcal L_{TSD}`, ``ssd`` =
-    :math:`\beta\,\mathcal L_{SSD}` (absent with ``weak_stage=None``, or ``beta=0``). Predictions use the student
+    ``tsd`` = :math:`\lambda_{TSD}\,\mathcal L_{TSD}`, ``ssd`` =
+    :math:`\lambda_{SSD}\,\mathcal L_{SSD}` (absent with ``weak_stage=None``, or ``beta=0``). Predictions use the
+    student
     alone: the network at :math:`T_s` steps, without the weak classifier.
 
     Args:
         model: an SNN mapping ``[T, N, ...]`` to ``[T, N, classes]``.
         T_s, T_t: student and teacher time steps, ``T_t > T_s``. Event batches must carry ``T_t`` frames.
         num_classes: classes (for the weak classifier).
-        alpha, beta: weights of TSD and SSD (paper: 1 and 1).
+        alpha, beta: weights :math:`\lambda_{TSD}`, :math:`\lambda_{SSD}` of TSD and SSD (paper: 1 and 1).
         weak_stage: module path the weak classifier reads (default: :func:`middle_stage`); ``None`` for no SSD.
         weak_channels: channels at ``weak_stage`` (default: inferred from the last convolution before it).
         detach_targets: stop the gradient at the teacher output (TSD) and at the student output used as SSD's

@@ -2,17 +2,17 @@ r"""One network, two twins: an ANN and an SNN that share part of every convoluti
 
 Guo, Peng, Chen et al., *Joint A-SNN: Joint training of artificial and spiking neural networks via self-distillation
 and weight factorization*, Pattern Recognition 2023. Every convolution weight
-:math:`W \in \mathbb R^{c_{out}\times c_{in}\times k\times k}` is factorised per kernel position :math:`(i, j)` by
+:math:`W \in \mathbb R^{c_{out}\times c_{in}\times k_h\times k_w}` is factorised per kernel position :math:`(i, j)` by
 the singular value decomposition of its :math:`c_{out}\times c_{in}` slice,
 
 .. math::
 
-    W_{:,:,i,j} = U_{ij}\,\mathrm{diag}(\sigma_{ij})\,V_{ij}^\top
+    W_{:,:,i,j} = U_{ij}\,\mathrm{diag}(\sigma_{ij})\,Q_{ij}^\top
     \quad\Longrightarrow\quad
-    W^{ANN}_{:,:,i,j} = U_{ij}\,\mathrm{diag}(\sigma^{ANN}_{ij})\,V_{ij}^\top,\qquad
-    W^{SNN}_{:,:,i,j} = U_{ij}\,\mathrm{diag}(\sigma^{SNN}_{ij})\,V_{ij}^\top,
+    W^{ANN}_{:,:,i,j} = U_{ij}\,\mathrm{diag}(\sigma^{ANN}_{ij})\,Q_{ij}^\top,\qquad
+    W^{SNN}_{:,:,i,j} = U_{ij}\,\mathrm{diag}(\sigma^{SNN}_{ij})\,Q_{ij}^\top,
 
-with the singular vectors :math:`U, V` shared and the singular values :math:`\sigma^{ANN}, \sigma^{SNN}` the twins'
+with the singular vectors :math:`U, Q` shared and the singular values :math:`\sigma^{ANN}, \sigma^{SNN}` the twins'
 own, all four trainable and updated together (weight-factorisation training, WFT). At initialisation
 :math:`\sigma^{ANN} = \sigma^{SNN} = \sigma`, so both twins compute exactly the original convolution. Batch norms and
 linear layers are separate per twin; the activation is a ReLU in the ANN and a spiking neuron in the SNN.
@@ -56,11 +56,12 @@ def _check_network(network: str) -> str:
 
 
 class FactorisedConv2d(nn.Module):
-    r"""A convolution whose per-kernel-position weight slices are :math:`U\,\mathrm{diag}(\sigma^{m})\,V^\top`,
-    :math:`m \in \{ANN, SNN\}` (module docstring), built from ``conv`` so that both twins start equal to it.
+    r"""A convolution whose per-kernel-position weight slices are :math:`U\,\mathrm{diag}(\sigma^{ANN})\,Q^\top`
+    and :math:`U\,\mathrm{diag}(\sigma^{SNN})\,Q^\top` (module docstring), built from ``conv`` so that both twins
+    start equal to it.
 
-    Parameters (for kernel :math:`k_h\times k_w`, rank :math:`r = \min(c_{out}, c_{in}/g)`): ``U``
-    ``[k_h, k_w, c_out, r]``, ``V`` ``[k_h, k_w, r, c_in/g]`` (rows are :math:`V^\top`), ``sigma_ann`` and
+    Parameters (for kernel :math:`k_h\times k_w`, rank ``r`` :math:`= \min(c_{out}, c_{in}/g)`): ``U``
+    ``[k_h, k_w, c_out, r]``, ``V`` ``[k_h, k_w, r, c_in/g]`` (rows are :math:`Q^\top`), ``sigma_ann`` and
     ``sigma_snn`` ``[k_h, k_w, r]``; the bias (if any) is shared. ``network`` (``"ann"`` or ``"snn"``) selects the
     singular values used by :meth:`forward`, which takes ``[N, C, H, W]`` or time-major ``[T, N, C, H, W]``.
     """

@@ -1,15 +1,15 @@
 r"""SSNN: a staged spiking network whose later stages run at fewer time steps (Shrinking SNN, AAAI 2024).
 
 The network is cut at its stage boundaries into stages run at :math:`T_1 > T_2 > \dots > T_n` steps. Between stage
-:math:`i` and :math:`i+1` a *temporal transformer* turns the :math:`T_i`-step output :math:`O \in
-\mathbb R^{T_i\times C\times H\times W}` into a :math:`T_{i+1}`-step input:
+:math:`i` and :math:`i+1` a *temporal transformer* turns the :math:`T_i`-step output :math:`F[t']` (``[C, H, W]``
+per sample and step) into a :math:`T_{i+1}`-step input :math:`X[t]`:
 
 .. math::
 
-    O^{avg}_{t'} = \operatorname{mean}_{c,h,w} O_{t'}, \qquad
-    d = \operatorname{softmax}\big(W O^{avg}\big) \in \mathbb R^{T_{i+1}}, \quad W \in \mathbb R^{T_{i+1}\times T_i},
+    F^{avg}[t'] = \operatorname{mean}_{c,h,w} F[t'], \qquad
+    \pi = \operatorname{softmax}\big(W F^{avg}\big) \in \mathbb R^{T_{i+1}}, \quad W \in \mathbb R^{T_{i+1}\times T_i},
     \qquad
-    I_t = d_t \sum_{t'=1}^{T_i} O_{t'},
+    X[t] = \pi[t] \sum_{t'=1}^{T_i} F[t'],
 
 so the summed output is redistributed over the fewer steps with learned, input-dependent weights (one linear layer
 of overhead). The average time step of the network is :math:`T_{avg} = \sum_i n_i T_i / \sum_i n_i` with
@@ -28,7 +28,7 @@ __all__ = ["TemporalTransformer", "ShrinkingSNN", "REDISTRIBUTIONS"]
 
 REDISTRIBUTIONS = ("transformer", "mean", "truncate")
 """How a stage's output reaches the next, shorter stage: the learned temporal transformer; the summed output spread
-evenly, :math:`I_t = \\frac{1}{T_{i+1}}\\sum_{t'} O_{t'}` (no learning); or the first :math:`T_{i+1}` steps kept."""
+evenly, :math:`X[t] = \\frac{1}{T_{i+1}}\\sum_{t'} F[t']` (no learning); or the first :math:`T_{i+1}` steps kept."""
 
 
 class TemporalTransformer(nn.Module):
@@ -46,7 +46,7 @@ class TemporalTransformer(nn.Module):
         self.weights = nn.Parameter(torch.zeros(steps_out, steps_in))      # uniform distribution at start
 
     def distribution(self, x: torch.Tensor) -> torch.Tensor:
-        """:math:`d = \\mathrm{softmax}(W O^{avg})` per sample: ``[N, T_out]``."""
+        """:math:`\\pi = \\mathrm{softmax}(W F^{avg})` per sample: ``[N, T_out]``."""
         per_step = x.flatten(2).mean(-1).transpose(0, 1)                 # [N, T_in]
         return torch.softmax(per_step @ self.weights.t(), dim=-1)
 

@@ -15,9 +15,9 @@ neuron groups :math:`k, v` (keys and values), :math:`o` (attention output), :mat
 
 .. math::
 
-    I_k = W_k u,\quad I_v = W_v u,\quad
-    I_o = W_o\,\mathrm{softmax}\!\Big(\frac{(W_q u)\,a_k^\top}{\sqrt{d_h}} + M\Big) a_v + u,\quad
-    I_h = W_1 a_o + b_1,\quad I_{out} = W_2 a_h + b_2 + a_o.
+    X_k = W_k u,\quad X_v = W_v u,\quad
+    X_o = W_o\,\mathrm{softmax}\!\Big(\frac{(W_q u)\,a_k^\top}{\sqrt{d_h}} + M\Big) a_v + u,\quad
+    X_h = W_1 a_o + b_1,\quad X_{out} = W_2 a_h + b_2 + a_o.
 
 The query :math:`W_q u` is real-valued; keys and values are spikes (their rates at equilibrium); :math:`M` masks the
 padding. The network is simulated for ``t_conv`` steps and differentiated implicitly at the average spiking rates
@@ -170,7 +170,7 @@ class SpikingBERTStudent(nn.Module):
 
     Args:
         vocab_size, num_classes, max_len, dim, heads, layers, ffn: as :class:`TransformerClassifier`.
-        t_conv: simulated time steps; v_threshold: IF threshold (SpikingBERT: 1.0); gamma: ASR weighting.
+        t_conv: simulated time steps; v_threshold: IF threshold (SpikingBERT: 1.0); gamma: ASR weighting :math:`\rho`.
         backward_solver, backward_tol, backward_max_iter: the adjoint solve (SpikingBERT: Broyden, 30 iterations).
         pool: ``"cls"`` or ``"mean"``, as :class:`TransformerClassifier`.
 

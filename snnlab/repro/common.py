@@ -8,13 +8,13 @@ from torch import nn
 
 from ..data import get_dataset
 from ..energy import energy_report
-from ..methods.base import ANNClassification, Method
+from ..methods.base import ANNClassification, DistilledANN, Method
 from ..models.registry import build_model
 from ..reproducibility import seed_everything
 from ..train import TrainConfig, Trainer, final_accuracy, test_curve
 from .networks import with_network
 
-__all__ = ["SGD_COSINE", "load_data", "teacher_data", "fit_teacher", "seeded_model", "fit", "held_out_accuracy", "arm_result",
+__all__ = ["SGD_COSINE", "load_data", "data_info", "teacher_data", "fit_teacher", "ann_twin", "ann_student_arms", "seeded_model", "setting_model", "fit", "held_out_accuracy", "arm_result",
            "train_arm", "training_seconds", "energy_metrics"]
 
 SGD_COSINE = dict(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4, scheduler="cosine")
@@ -28,6 +28,11 @@ def load_data(settings: dict):
     return (get_dataset(settings["dataset"], "train", **options), get_dataset(settings["dataset"], "test", **options))
 
 
+def data_info(settings: dict):
+    """The :class:`~snnlab.data.DatasetInfo` of a setting's test split (classes, sample shape, extras)."""
+    return get_dataset(settings["dataset"], "test", **settings.get("data_options", {})).info
+
+
 def teacher_data(settings: dict, data):
     """The (train, test) data of a setting's teacher: its own ``settings["teacher"]["data_options"]`` when it has
     them (e.g. a teacher that learns from more images than its students), else the students' ``data``."""
@@ -35,18 +40,45 @@ def teacher_data(settings: dict, data):
     return load_data({**settings, "data_options": teacher["data_options"]}) if "data_options" in teacher else data
 
 
-def fit_teacher(settings: dict, seed: int, progress: bool, data) -> tuple[nn.Module, dict]:
-    """The setting's ANN teacher (``settings["teacher"]``: model, options, training and, optionally, its own data
-    options, :func:`teacher_data`) trained with cross entropy, in evaluation mode, and its :func:`arm_result`."""
+def fit_teacher(settings: dict, seed: int, progress: bool, data,
+                make_method: Callable[[object], Method] = ANNClassification) -> tuple[nn.Module, dict]:
+    """The teacher of a distillation reproduction: the setting's ``settings["teacher"]`` (model, options, training
+    and, optionally, its own data options, :func:`teacher_data`) trained with ``make_method`` (cross entropy, an ANN
+    teacher, by default), in evaluation mode, and its :func:`arm_result`."""
     teacher_settings = {**settings["teacher"], "dataset": settings["dataset"]}
-    method, history = fit(ANNClassification, teacher_settings, seed, progress, teacher_data(settings, data))
+    method, history = fit(make_method, teacher_settings, seed, progress, teacher_data(settings, data))
     return method.model.eval(), arm_result(history)
+
+
+def ann_twin(settings: dict) -> dict:
+    """The setting with its network as an ANN (``model_options["neuron"] = None``): the student's architecture
+    without spikes."""
+    return {**settings, "model_options": {**settings.get("model_options", {}), "neuron": None}}
+
+
+def ann_student_arms(settings: dict, seed: int, progress: bool, data, teacher: nn.Module,
+                     **distillation) -> tuple[dict, dict]:
+    """The control of an ANN-to-SNN distillation reproduction, as two :func:`train_arm` results: the student's
+    architecture as an ANN (:func:`ann_twin`) trained alone, and distilled from ``teacher``
+    (:class:`~snnlab.methods.DistilledANN` with ``distillation``: ``alpha`` and ``tau`` of response KD, or another
+    paper's ``loss_terms``), with the students' data, initial weights and budget. Whether distillation helps at all
+    in the setting is the distilled arm against the one trained alone."""
+    twin = ann_twin(settings)
+    return (train_arm(ANNClassification, twin, seed, progress, data),
+            train_arm(lambda model: DistilledANN(model, teacher, **distillation), twin, seed, progress, data))
 
 
 def seeded_model(settings: dict, seed: int, num_classes: int):
     """``settings["model"]`` built right after seeding with ``seed``: the initial weights every arm of a seed shares."""
     seed_everything(seed)
     return build_model(settings["model"], num_classes=num_classes, **settings.get("model_options", {}))
+
+
+def setting_model(settings: dict, arm: str | None = None) -> nn.Module:
+    """``settings["model"]`` built with its options for the setting's classes: the network a record keeps for an arm
+    trained through :func:`fit` (``arm`` is unused; the signature of :attr:`~snnlab.repro.registry.Reproduction.network`)."""
+    return build_model(settings["model"], num_classes=data_info(settings).num_classes,
+                       **settings.get("model_options", {}))
 
 
 def fit(make_method: Callable[[object], Method], settings: dict, seed: int, progress: bool,

@@ -11,13 +11,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from torch import nn
+
 from ..data import get_dataset
 from ..execution import collect_execution, summarise_execution
 from ..names import Registry, did_you_mean
 from ..reproducibility import environment_info, git_clean
+from ..scaffold import PLACEHOLDER
 from ..train import check_device
+from .common import setting_model
 from .export import write_history_csv
-from .networks import keep_networks, network_entries, network_folder
+from .networks import keep_networks, load_network, network_entries, network_folder
 from .protocol import ANALYSIS, Contrast, Measure, Premise, Reading, judge, protocol_hash, standing
 from .results import check_seed_result, metric_bounds, read_result, result_path, summarise, write_result
 from .seed_store import SeedStore, open_store
@@ -25,8 +29,8 @@ from .settings import apply_overrides, json_roundtrip, stale_differences, with_t
 
 __all__ = ["PRESETS", "BOOK_SEEDS", "VERDICTS", "PaperVariant", "Premise", "Reproduction", "register",
            "get_reproduction", "reproduction_names", "run", "run_seeds", "recorded_arms", "summarise_arms", "data_summary", "provenance",
-           "assess", "check_preset", "preset_setting", "check_presets", "recorded_run", "read_record", "Contrast",
-           "Measure", "Reading", "CONFIRMATORY_FIRST_SEED"]
+           "assess", "check_preset", "preset_setting", "check_presets", "recorded_run", "read_record", "trained_network",
+           "Contrast", "Measure", "Reading", "CONFIRMATORY_FIRST_SEED"]
 
 PRESETS = ("smoke", "book", "paper")
 """``smoke``: seconds, for tests; ``book``: embedded data on a 2-core CPU (the notebooks' default);
@@ -38,6 +42,9 @@ BOOK_SEEDS = 5
 CONFIRMATORY_FIRST_SEED = 5
 """A book record runs on seeds 5, 6, ...: seeds 0–4 were the exploratory runs that shaped the book settings, so a
 record under a frozen protocol confirms on fresh seeds."""
+
+TRAINED = "trained"
+"""The key under which a run that is not written (``out=None``) holds its first seed's compared networks."""
 
 VERDICTS = ("reproduced", "reversed", "inconclusive", "not reproduced", "premise not met",
             "inconclusive (premise uncertain)", "premise not measured")
@@ -93,6 +100,10 @@ class Reproduction:
     """The paper's further claims, each with a verdict of its own (e.g. a latency ratio)."""
     diagnostics: tuple[Measure, ...] = ()
     """Contrasts reported beside the verdict, with their intervals (e.g. a mechanism's size in an ANN)."""
+    network: Callable[[dict, str], nn.Module] | None = None
+    """``network(setting, arm)``: the untrained network whose weights the record keeps for ``arm`` (what ``run_seed``
+    returns under ``"network"``); None: the setting's ``model`` (:func:`~snnlab.repro.common.setting_model`). Not
+    part of the protocol."""
 
     def settings(self, preset: str, variant: str | None = None) -> dict:
         setting = preset_setting(self.presets, preset)
@@ -164,7 +175,8 @@ def register(reproduction: Reproduction) -> Reproduction:
 
 
 def check_protocol(reproduction: Reproduction) -> None:
-    """Refuse a protocol that cannot be judged: no ``against``; a reading, premise or measure naming an arm that is
+    """Refuse a protocol that cannot be judged: no ``against``; a text still holding the chapter template's
+    :data:`~snnlab.scaffold.PLACEHOLDER`; a reading, premise or measure naming an arm that is
     not declared; readings without an ``open_point`` or without exactly one favoured reading, whose arm must be the
     compared method arm ``arms[0]``; and a premise measured on the method's own output."""
     name, arms = reproduction.name, set(reproduction.arms)
@@ -174,6 +186,13 @@ def check_protocol(reproduction: Reproduction) -> None:
 
     if not reproduction.against:
         refuse("says nothing about its baseline: set against= to the baseline the paper sets itself against")
+    texts = {"paper": reproduction.paper, "claim": reproduction.claim, "against": reproduction.against,
+             "premise": reproduction.premise.statement, "open_point": reproduction.open_point,
+             **{f"reading {r.name}": f"{r.meaning} {r.support}" for r in reproduction.readings},
+             **{f"measure {m.name}": m.statement for m in (*reproduction.further_claims, *reproduction.diagnostics)}}
+    unfilled = [field for field, text in texts.items() if PLACEHOLDER in text]
+    if unfilled:
+        refuse(f"the protocol skeleton is not filled in: {', '.join(unfilled)} still read {PLACEHOLDER!r}")
     contrasts = [*reproduction.premise.contrasts, *(m.contrast for m in reproduction.further_claims),
                  *(m.contrast for m in reproduction.diagnostics)]
     for quantity in (q for c in contrasts for q in (c.better, c.worse) if isinstance(q, str)):
@@ -322,7 +341,8 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
     values with mean and std for each arm, the paired effect (method − baseline) with its 95 % interval, minimum
     detectable effect and verdict (:func:`assess`), the premise as measured, the wall-clock time, hardware, package
     versions and the git SHA. It is written to ``out/<name>-<preset>[-<variant>].json`` (unless ``out`` is None),
-    with the first seed's trained networks of the compared arms beside it (:mod:`~snnlab.repro.networks`). It
+    with the first seed's trained networks of the compared arms beside it (:mod:`~snnlab.repro.networks`; in
+    memory under ``record["trained"]`` when ``out`` is None, see :func:`trained_network`). It
     stores the frozen protocol (:meth:`Reproduction.protocol`) with its hash, runs on the protocol's seeds (from
     :data:`CONFIRMATORY_FIRST_SEED` at the ``book`` preset) and is judged by it (:func:`assess`).
 
@@ -357,7 +377,8 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
               "first to make a confirmatory record", file=sys.stderr)
     compared = reproduction.arms[:2]
     networks = None if out is None else network_folder(result_path(out, name, preset, variant))
-    run_seed = keep_networks(reproduction.run_seed, networks, compared, seed_list[0])
+    in_memory = {} if out is None else None
+    run_seed = keep_networks(reproduction.run_seed, networks, compared, seed_list[0], in_memory)
     start = time.perf_counter()
     with collect_execution() as execution:
         per_seed = run_seeds(name, run_seed, with_train_options(settings, device=device, amp=amp),
@@ -386,6 +407,8 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
     if out is not None:
         record["path"] = str(store.finish(lambda: write_result(record, out), seed_list))
         write_history_csv(record, record["path"])
+    else:
+        record[TRAINED] = in_memory
     return record
 
 
@@ -428,7 +451,7 @@ def recorded_run(name: str, preset: str = "book", results: str | Path = "results
 
     A run at the ``book`` or ``paper`` preset is written to ``results`` as it goes: each finished seed is saved under
     ``results/<name>-<preset>.partial/`` and a run started again (a notebook re-run after a lost connection) resumes
-    from them; the finished record replaces the saved one. A ``smoke`` run only checks the code: it is not written.
+    from them; the finished record replaces the saved one. A ``smoke`` run only checks the code: it is not written (its networks are kept in memory).
 
     This is how a chapter shows a reproduction that takes longer than a book build should: the record is written
     once by ``snnlab reproduce NAME --preset book`` and read back. ``record["stale"]`` lists how the record's
@@ -443,3 +466,24 @@ def recorded_run(name: str, preset: str = "book", results: str | Path = "results
         return {**saved, "source": str(path), "stale": stale_differences(saved["setting"], settings)}
     out = None if preset == "smoke" else results
     return {**run(name, preset, out=out, progress=progress, resume=out is not None), "source": "run now", "stale": []}
+
+
+def trained_network(record: dict, arm: str, results: str | Path = "results") -> nn.Module:
+    """The trained network that ``record`` (e.g. from :func:`recorded_run`) keeps for ``arm``, in evaluation mode.
+
+    A saved record's network is built by its reproduction from the record's setting (:attr:`Reproduction.network`)
+    and loaded from ``results`` with :func:`~snnlab.repro.networks.load_network` (hash checked, weights only); a
+    run that was not written (a ``smoke`` run) holds its networks in memory (``record["trained"]``). ``ValueError``
+    when the record keeps no network for ``arm``, or when the file lacks a threshold that the network needs (a
+    neuron left without one, e.g. a converted network kept before thresholds were saved): run the reproduction
+    again."""
+    if arm in record.get(TRAINED, {}):
+        return record[TRAINED][arm].eval()
+    build = get_reproduction(record["name"]).network or setting_model
+    network = load_network(record, arm, build(record["setting"], arm), results).eval()
+    missing = [path for path, module in network.named_modules()
+               if not math.isfinite(float(getattr(module, "v_threshold", 0.0)))]
+    if missing:
+        raise ValueError(f"the network {record['name']!r} keeps for {arm!r} was saved without the thresholds of "
+                         f"{missing}; run `snnlab reproduce {record['name']} --preset {record['preset']}` to keep them")
+    return network

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import math
 
-from ..methods import DKD, KDSNN
-from .common import fit_teacher, load_data, train_arm
-from .registry import BOOK_SEEDS, Contrast, Measure, Premise, Reproduction, register
+from ...methods import DKD, KDSNN
+from ..common import fit_teacher, load_data, train_arm
+from ..registry import BOOK_SEEDS, Contrast, Measure, Premise, Reproduction, register
 
 __all__ = ["PRESETS", "ARMS", "official_schedule", "run_seed"]
 

@@ -19,22 +19,24 @@ energy per test sample and mean firing rate of every model.
 from __future__ import annotations
 
 
+import math
+
 import torch
 from torch.utils.data import DataLoader
 
-from ..conversion.threshold_balance import convert_by_threshold_balancing
-from ..encoding import poisson
-from ..methods.base import ANNClassification, DistilledANN
-from ..methods.lasnn import LaSNN
-from ..models.plain import ConversionCNN
-from ..models.registry import build_model
-from ..neurons import neuron_spec
-from ..reproducibility import derived_seed, seed_everything
-from ..train import TrainConfig, Trainer, test_curve
-from .common import SGD_COSINE, load_data, teacher_data
+from ...conversion.threshold_balance import convert_by_threshold_balancing
+from ...encoding import poisson
+from ...energy import NEURON_TYPES
+from ...methods.base import ANNClassification, DistilledANN
+from ...methods.lasnn import LaSNN
+from ...models.plain import ConversionCNN
+from ...neurons import neuron_spec
+from ...reproducibility import derived_seed, seed_everything
+from ...train import TrainConfig, Trainer, test_curve
+from ..common import SGD_COSINE, data_info, fit_teacher, load_data
 from .kdsnn import model_metrics
-from .networks import with_network
-from .registry import BOOK_SEEDS, Contrast, Measure, Premise, Reproduction, register
+from ..networks import with_network
+from ..registry import BOOK_SEEDS, Contrast, Measure, Premise, Reproduction, register
 
 __all__ = ["PRESETS", "ARMS", "run_seed", "accuracy_by_steps", "steps_to_reach"]
 
@@ -115,6 +117,24 @@ def _train_ann(method, settings_train, data, seed, progress):
     return method.model.eval(), test_curve(history)
 
 
+def _student(settings: dict, info, spiking: bool) -> ConversionCNN:
+    """The setting's small network for data of ``info``: the SNN (its neuron from the setting) or its ANN twin."""
+    options = dict(settings["student"])
+    spec = neuron_spec(**options.pop("neuron"))
+    return ConversionCNN(info.num_classes, info.sample_shape[0], info.sample_shape[-1], neuron=spec if spiking else None,
+                         **options)
+
+
+def network(settings: dict, arm: str) -> ConversionCNN:
+    """The network a record keeps for ``arm`` (``lasnn`` or ``lasnn-ce``): the student SNN, its thresholds not a
+    number until the file's balanced thresholds are loaded."""
+    snn = _student(settings, data_info(settings), spiking=True)
+    for module in snn.modules():
+        if isinstance(module, NEURON_TYPES):
+            module.v_threshold = math.nan
+    return snn
+
+
 def run_seed(settings: dict, seed: int, progress: bool) -> dict:
     """The three stages and the comparison for one seed; see the module docstring."""
     T = settings["T"]
@@ -124,28 +144,22 @@ def run_seed(settings: dict, seed: int, progress: bool) -> dict:
     data = load_data(settings)
     info, test_set = data[0].info, data[1]
     images = next(iter(DataLoader(test_set, batch_size=64, shuffle=False)))[0]
-    student_options = dict(settings["student"])
-    spec = neuron_spec(**student_options.pop("neuron"))
-    channels, size, classes = info.sample_shape[0], info.sample_shape[-1], info.num_classes
 
-    def student(neuron):
-        return ConversionCNN(classes, channels, size, neuron=neuron, **student_options)
+    def student(spiking):
+        return _student(settings, info, spiking)
 
+    teacher, teacher_arm = fit_teacher(settings, seed, progress, data)
     seed_everything(seed)
-    teacher = build_model(settings["teacher"]["model"], num_classes=classes, **settings["teacher"]["model_options"])
-    teacher, teacher_curve = _train_ann(ANNClassification(teacher), settings["teacher"]["train"],
-                                        teacher_data(settings, data), seed, progress)
-    seed_everything(seed)
-    small_ann, ann_curve = _train_ann(ANNClassification(student(None)), settings["ann_train"], data, seed, progress)
+    small_ann, ann_curve = _train_ann(ANNClassification(student(False)), settings["ann_train"], data, seed, progress)
     seed_everything(seed)
     kd_weight = settings["alpha"] / (1.0 + settings["alpha"])          # CE : KD = 1 : alpha, as in LaSNN's loss
-    distilled_ann, distilled_curve = _train_ann(DistilledANN(student(None), teacher, alpha=kd_weight,
+    distilled_ann, distilled_curve = _train_ann(DistilledANN(student(False), teacher, alpha=kd_weight,
                                                              tau=settings["tau"]), settings["ann_train"], data, seed,
                                                 progress)
     device = next(small_ann.parameters()).device
 
     def converted():
-        snn = student(spec).to(device)
+        snn = student(True).to(device)
         convert_by_threshold_balancing(small_ann, snn, DataLoader(data[0], batch_size=256), device)
         return snn
 
@@ -165,7 +179,7 @@ def run_seed(settings: dict, seed: int, progress: bool) -> dict:
         Trainer(method, data[0], test_set, TrainConfig(seed=seed, progress=progress, **train)).fit()
         return with_network(snn_arm(method.model, settings["student_sweep"], method), method.model)
 
-    results = {"teacher": ann_arm(teacher, teacher_curve), "small-ann": ann_arm(small_ann, ann_curve),
+    results = {"teacher": ann_arm(teacher, teacher_arm["curve"]), "small-ann": ann_arm(small_ann, ann_curve),
                "small-ann-kd": ann_arm(distilled_ann, distilled_curve)}
     conversion = converted()
     results["converted"] = snn_arm(conversion, settings["sweep"], LaSNN(conversion, None, T))
@@ -206,6 +220,7 @@ register(Reproduction(
     ),
     presets=PRESETS,
     run_seed=run_seed,
+    network=network,
     paper_result={"claim": "accuracy comparable to the ANN at about 20x lower latency than the converted SNN",
                   "dataset": "CIFAR-10", "T": "100 (distilled) vs 2500 (converted)", "latency_ratio": 20,
                   "note": "accuracies per architecture are in the paper's tables"},

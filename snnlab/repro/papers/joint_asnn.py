@@ -12,18 +12,16 @@ over the neuron layers are recorded as well.
 """
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch.utils.data import DataLoader
 
-from ..encoding import encode
-from ..methods.base import ANNClassification
-from ..methods.joint_asnn import JointASNN, SummedOutputCE
-from ..models.factorised import JointNet
-from .common import arm_result, energy_metrics, fit, held_out_accuracy, load_data
-from .networks import with_network
-from .registry import BOOK_SEEDS, Contrast, Measure, PaperVariant, Premise, Reproduction, register
+from ...encoding import encode
+from ...methods.base import ANNClassification
+from ...methods.joint_asnn import JointASNN, SummedOutputCE
+from ...models.factorised import JointNet
+from ..common import ann_twin, arm_result, data_info, energy_metrics, fit, held_out_accuracy, load_data, setting_model
+from ..networks import with_network
+from ..registry import BOOK_SEEDS, Contrast, Measure, PaperVariant, Premise, Reproduction, register
 
 __all__ = ["PRESETS", "VARIANTS", "ARMS", "JOINT_ARMS", "run_seed"]
 
@@ -68,6 +66,15 @@ VARIANTS = {
 }
 
 
+def network(settings: dict, arm: str):
+    """The network a record keeps for ``arm``: the twins of a jointly trained arm (deploy the SNN with
+    ``export("snn")``), the setting's SNN for ``snn-alone``."""
+    if arm not in JOINT_ARMS:
+        return setting_model(settings)
+    info = data_info(settings)
+    return JointNet(setting_model(settings), info.num_classes, info.sample_shape, **JOINT_ARMS[arm])
+
+
 def run_seed(settings: dict, seed: int, progress: bool) -> dict:
     """The seven arms for one seed (see the module docstring)."""
     data = load_data(settings)
@@ -97,9 +104,7 @@ def run_seed(settings: dict, seed: int, progress: bool) -> dict:
     results["snn-alone"] = with_network(
         arm_result(history, energy_metrics(method.model, encode("direct", images, T), spiking=True)), method.model)
 
-    ann_settings = copy.deepcopy(settings)
-    ann_settings["model_options"]["neuron"] = None
-    method, history = fit(ANNClassification, ann_settings, seed, progress, data)
+    method, history = fit(ANNClassification, ann_twin(settings), seed, progress, data)
     results["ann-alone"] = arm_result(history, energy_metrics(method.model, images, spiking=False))
     return results
 
@@ -127,6 +132,7 @@ register(Reproduction(
     ),
     presets=PRESETS,
     run_seed=run_seed,
+    network=network,
     paper_result={"dataset": "CIFAR-100", "model": "ResNet-18", "T": 4, "joint-snn": 77.39},
     variants=VARIANTS,
 ))

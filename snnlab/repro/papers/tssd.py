@@ -24,14 +24,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from ..methods import TSSD, MeanOutputCE
-from ..reproducibility import seed_everything
-from ..train import final_accuracy, test_curve
-from .common import arm_result, fit, held_out_accuracy, load_data, train_arm
-from .networks import with_network
-from .demos import Demonstration, register_demonstration
-from .registry import BOOK_SEEDS, Contrast, Measure, PaperVariant, Premise, Reading, Reproduction, register
-from .sweeps import Sweep, register_sweep
+from ...methods import TSSD, MeanOutputCE
+from ...reproducibility import seed_everything
+from ...train import final_accuracy, test_curve
+from ..common import arm_result, fit, held_out_accuracy, load_data, train_arm
+from ..networks import with_network
+from ..demos import Demonstration, register_demonstration
+from ..registry import BOOK_SEEDS, Contrast, Measure, PaperVariant, Premise, Reading, Reproduction, register
+from ..sweeps import Sweep, register_sweep
 
 __all__ = ["STATIC_PRESETS", "EVENT_PRESETS", "STATIC_VARIANTS", "EVENT_VARIANTS", "READINGS", "ARMS", "EXIT_THRESHOLDS",
            "run_seed", "inference_steps_demo"]

@@ -5,24 +5,23 @@ Per seed, with identical initial weights and budget: SSNN (temporal transformers
 its ablations (the summed output spread evenly instead of the learned transformer; no early classifiers), and the
 baseline SNN run at ``T = T_avg`` for every layer, and the plain SNN at ``T_1`` (the premise: more time steps help
 this network on these data). The staged arms read recordings cut into ``T_1`` frames, the
-baseline the same recordings cut into ``T_avg`` frames, so every arm sees the whole recording. The demonstration
-``ssnn-transformer`` trains one SSNN of the setting and reads its temporal transformers (:func:`transformer_demo`).
+baseline the same recordings cut into ``T_avg`` frames, so every arm sees the whole recording. What the temporal
+transformers of a trained SSNN do is read by :func:`read_transformers` (e.g. on the network a record keeps).
 """
 from __future__ import annotations
 
 import torch
 from torch.utils.data import DataLoader
 
-from ..methods import SSNN, MeanOutputCE
-from ..models import ShrinkingSNN
-from ..models.registry import build_model
-from ..train import collate_fn_for, final_accuracy
-from .common import fit, load_data, train_arm
-from .demos import Demonstration, register_demonstration
-from .registry import BOOK_SEEDS, Contrast, PaperVariant, Premise, Reproduction, register
-from .sweeps import Sweep, register_sweep
+from ...methods import SSNN, MeanOutputCE
+from ...models import ShrinkingSNN
+from ...models.registry import build_model
+from ...train import collate_fn_for
+from ..common import load_data, setting_model, train_arm
+from ..registry import BOOK_SEEDS, Contrast, PaperVariant, Premise, Reproduction, register
+from ..sweeps import Sweep, register_sweep
 
-__all__ = ["PRESETS", "VARIANTS", "ARMS", "run_seed", "average_steps", "transformer_demo"]
+__all__ = ["PRESETS", "VARIANTS", "ARMS", "run_seed", "network", "average_steps", "read_transformers"]
 
 ARMS = ("ssnn", "baseline", "no-transformer", "no-early-classifiers", "baseline-at-T1")
 """SSNN first, the plain SNN at the same T_avg second (the compared pair), then the two ablations, then the plain
@@ -75,6 +74,14 @@ def _staged(steps, classes: int, redistribution: str = "transformer", early: boo
     return lambda model: SSNN(ShrinkingSNN(model, steps, redistribution), classes, early_classifiers=early)
 
 
+def network(settings: dict, arm: str) -> ShrinkingSNN | torch.nn.Module:
+    """The network a record keeps for ``arm``: the plain SNN of a baseline arm, the staged network otherwise."""
+    model = setting_model(settings)
+    if arm.startswith("baseline"):
+        return model
+    return ShrinkingSNN(model, tuple(settings["steps"]), "mean" if arm == "no-transformer" else "transformer")
+
+
 def run_seed(settings: dict, seed: int, progress: bool) -> dict:
     """The four arms for one seed (see the module docstring)."""
     data = load_data(settings)
@@ -121,15 +128,21 @@ register(Reproduction(
             "comparison at equal T_avg)",
     presets=PRESETS,
     run_seed=run_seed,
+    network=network,
     paper_result={"dataset": "CIFAR10-DVS", "model": "VGG-9", "T": "T_avg = 5", "ssnn": 73.63},
     variants=VARIANTS,
 ))
 
 
 @torch.no_grad()
-def _read_transformers(net: ShrinkingSNN, test_set) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
-    """Over ``test_set``: the distribution ``d`` of every transition (``[N, T_(i+1)]`` each), stage 1's mean activity
-    per step (``O_avg``, ``[N, T_1]``) and the labels."""
+def read_transformers(net: ShrinkingSNN, test_set) -> dict:
+    r"""What the temporal transformers of a trained staged network ``net`` do on ``test_set``: for every transition,
+    the share :math:`d_t` of a stage's summed output sent to each step of the next stage (``distributions``: per
+    transition, per class, the mean over that class's recordings); and stage 1's mean activity per step
+    (``stage_1_output``) beside the input the first transformer hands to stage 2, :math:`d_t \sum_{t'}
+    O^{avg}_{t'}` (``stage_2_input``; means over the recordings), whose totals are equal. With the ``steps`` and the
+    ``classes``' names."""
+    net.eval()
     distributions, first_stage, labels = [[] for _ in net.transitions], [], []
     for x, y in DataLoader(test_set, batch_size=64, collate_fn=collate_fn_for(test_set)):
         _, stage_out = net.stage_outputs(x[:net.steps[0]])
@@ -137,28 +150,12 @@ def _read_transformers(net: ShrinkingSNN, test_set) -> tuple[list[torch.Tensor],
             found.append(transition.distribution(out))
         first_stage.append(stage_out[0].flatten(2).mean(-1).transpose(0, 1))
         labels.append(y)
-    return [torch.cat(d) for d in distributions], torch.cat(first_stage), torch.cat(labels)
-
-
-def transformer_demo(settings: dict, progress: bool) -> dict:
-    r"""One SSNN trained with the setting (seed 0), its temporal transformers read on the test recordings: for every
-    transition, the share :math:`d_t` of a stage's summed output sent to each step of the next stage (mean over each
-    class's recordings); and stage 1's mean activity per step beside the input the first transformer hands to stage 2,
-    :math:`d_t \sum_{t'} O^{avg}_{t'}` (means over the recordings), whose totals are equal."""
-    data = load_data(settings)
-    classes, steps = data[0].info.num_classes, tuple(settings["steps"])
-    method, history = fit(_staged(steps, classes), settings, 0, progress, data)
-    distributions, activity, labels = _read_transformers(method.model.eval(), data[1])
+    distributions, activity, labels = [torch.cat(d) for d in distributions], torch.cat(first_stage), torch.cat(labels)
     handed_on = distributions[0] * activity.sum(1, keepdim=True)
-    return {"test_acc": final_accuracy(history), "steps": list(steps), "classes": list(data[1].info.classes),
-            "distributions": [[d[labels == c].mean(0).tolist() for c in range(classes)] for d in distributions],
+    classes = test_set.info.classes
+    return {"steps": list(net.steps), "classes": list(classes),
+            "distributions": [[d[labels == c].mean(0).tolist() for c in range(len(classes))] for d in distributions],
             "stage_1_output": activity.mean(0).tolist(), "stage_2_input": handed_on.mean(0).tolist()}
-
-
-register_demonstration(Demonstration(
-    name="ssnn-transformer", presets=PRESETS, run=transformer_demo,
-    description="One SSNN trained with the ssnn setting (seed 0): what its temporal transformers learned, read on "
-                "the test recordings"))
 
 # The small CNN has one spiking layer per stage, so T_avg is the mean of the stage steps: 2, 3, 4 and 5.
 register_sweep(Sweep(name="ssnn-average-steps", reproduction="ssnn", parameter="stage steps (T_1, T_2, T_3)",

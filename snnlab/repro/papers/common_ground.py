@@ -26,7 +26,7 @@ of time steps ``T``:
 
 Recorded per arm: test accuracy, ``latency`` (time steps; :math:`T_{avg}` for SSNN; windows for TTFS; 1 for an
 ANN), energy per image on the deployed network (:func:`snnlab.energy.energy_report`, 45 nm figures; the TTFS SNN
-as one accumulate per synapse, as :mod:`snnlab.repro.lc_ttfs` counts it), MACs and SOPs per image, firing rate, and
+as one accumulate per synapse, as :mod:`snnlab.repro.papers.lc_ttfs` counts it), MACs and SOPs per image, firing rate, and
 ``train_s``: the seconds of training passes needed to obtain the deployed network, a teacher's and a converted ANN's
 included.
 """
@@ -36,31 +36,34 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..conversion import constrained_cnn, convert
-from ..conversion.threshold_balance import convert_by_threshold_balancing
-from ..encoding import direct, poisson
-from ..energy import NEURON_TYPES
-from ..methods import SSNN, TET, TSSD, JointASNN, KDSNN, LaSNN, MeanOutputCE
-from ..methods.base import ANNClassification
-from ..methods.kdsnn import last_in_stage
-from ..models import ShrinkingSNN
-from ..models.factorised import JointNet
-from ..models.plain import ConversionCNN
-from ..neurons import neuron_spec
-from ..reproducibility import seed_everything
-from ..train import TrainConfig, Trainer, final_accuracy, test_curve
-from .common import arm_result, energy_metrics, fit, load_data, training_seconds
-from .comparisons import Comparison, register_comparison
+from ...conversion import constrained_cnn, convert
+from ...conversion.threshold_balance import convert_by_threshold_balancing
+from ...encoding import direct, poisson
+from ...energy import NEURON_TYPES
+from ...methods import SSNN, TET, TSSD, JointASNN, KDSNN, LaSNN, MeanOutputCE
+from ...methods.base import ANNClassification
+from ...methods.kdsnn import last_in_stage
+from ...models import ShrinkingSNN
+from ...models.factorised import JointNet
+from ...models.plain import ConversionCNN
+from ...neurons import neuron_spec
+from ...reproducibility import seed_everything
+from ...train import TrainConfig, Trainer, final_accuracy, test_curve
+from ..common import arm_result, energy_metrics, fit, load_data, training_seconds
+from ..comparisons import Comparison, register_comparison
 from .lc_ttfs import convert_and_measure
-from .registry import BOOK_SEEDS
+from ..registry import BOOK_SEEDS
 from .ssnn import average_steps
 
-__all__ = ["PRESETS", "ARMS", "SNN_ARMS", "run_seed"]
+__all__ = ["PRESETS", "ARMS", "SNN_ARMS", "DIRECT_INPUT", "run_seed", "deployment"]
 
 SNN_ARMS = ("plain", "tet", "kdsnn", "lasnn", "joint-asnn", "tssd", "ssnn", "lc-ttfs")
 """The spiking arms: the baseline first, then the methods in the order of the book's chapters."""
 ARMS = (*SNN_ARMS, "ann", "teacher")
 """The spiking arms, then the two ANN references."""
+
+DIRECT_INPUT = "direct coding: the image at every step"
+"""The input coding of every SNN arm but the conversions, in words."""
 
 _ADAM = dict(optimizer="adam", lr=3e-3, scheduler="cosine", batch_size=32)
 _FINE_TUNE = dict(optimizer="sgd", lr=1e-3, momentum=0.9, scheduler="cosine", batch_size=32)
@@ -94,6 +97,28 @@ PRESETS = {
                   train=dict(_ADAM, lr=1e-3, batch_size=128, epochs=100, eval_every=10), fine_tune_epochs=20,
                   fine_tune=dict(_FINE_TUNE, batch_size=128), methods=_METHODS, energy_samples=256, seeds=1),
 }
+
+
+def deployment(settings: dict) -> dict[str, dict]:
+    """What each arm deploys under ``settings``, as :func:`run_seed` builds it: ``network``, ``input`` (its coding)
+    and ``steps``, the latency as the number of time steps that run one after the other before the output is
+    complete. Every SNN runs ``T`` steps, except SSNN, whose stages run one after the other (a stage's temporal
+    transformer needs the whole output of the stage before it, so their steps add up), and the TTFS network, which
+    needs one time window per layer; an ANN is one pass."""
+    width, neuron, T = settings["model_options"]["width"], settings["model_options"]["neuron"], settings["T"]
+    backbone, stages = f"SmallCNN-{width}, {neuron} neurons", tuple(settings["ssnn_steps"])
+    layers = "-".join(map(str, settings["conversion_cfg"]))
+    arms = {arm: {"network": backbone, "input": DIRECT_INPUT, "steps": T} for arm in SNN_ARMS}
+    arms["joint-asnn"]["network"] = f"{backbone}, weights factorised with an ANN twin"
+    arms["ssnn"] = {"network": f"{backbone}, run in stages", "input": DIRECT_INPUT, "steps": sum(stages)}
+    arms["lasnn"] = {"network": f"ConversionCNN {layers} (no batch norm or bias), {_IF['kind']} neurons",
+                     "input": "Poisson spikes", "steps": T}
+    arms["lc-ttfs"] = {"network": f"constrained CNN {layers}, one spike per neuron", "input": "first-spike times",
+                       "steps": len(settings["conversion_cfg"]) + 1}
+    arms["ann"] = {"network": f"SmallCNN-{width} as an ANN", "input": "the image, one pass", "steps": 1}
+    arms["teacher"] = {"network": f"SmallCNN-{settings['teacher_width']} as an ANN", "input": "the image, one pass",
+                       "steps": 1}
+    return arms
 
 
 def _with_model_options(settings: dict, **options) -> dict:

@@ -5,9 +5,9 @@ Both arms share data, model, neuron, optimiser, schedule, budget and seed; only 
 """
 from __future__ import annotations
 
-from ..methods import TET, MeanOutputCE
-from .common import load_data, train_arm
-from .registry import BOOK_SEEDS, Contrast, Premise, Reproduction, register
+from ...methods import TET, MeanOutputCE
+from ..common import load_data, train_arm
+from ..registry import BOOK_SEEDS, Contrast, Premise, Reproduction, register
 
 _TRAIN_CPU = dict(optimizer="adam", lr=3e-3, scheduler="cosine", batch_size=32)
 _OFFICIAL = dict(optimizer="adam", lr=1e-3, scheduler="cosine", batch_size=128)

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import torch
 
-from ..conversion import (ann_activations, constrained_cnn, constrained_mlp, convert, max_time_error, simulate_exact,
+from ...conversion import (ann_activations, constrained_cnn, constrained_mlp, convert, max_time_error, simulate_exact,
                           simulate_rate, ttfs_ops)
-from ..energy import energy_pj
-from ..methods import ANNClassification
-from ..reproducibility import seed_everything
-from ..train import TrainConfig, Trainer, test_curve
-from .common import load_data
-from .networks import with_network
-from .registry import BOOK_SEEDS, Contrast, Measure, Premise, Reproduction, register
+from ...energy import energy_pj
+from ...methods import ANNClassification
+from ...reproducibility import seed_everything
+from ...train import TrainConfig, Trainer, test_curve
+from ..common import data_info, load_data
+from ..networks import with_network
+from ..registry import BOOK_SEEDS, Contrast, Measure, Premise, Reproduction, register
 
 __all__ = ["PRESETS", "ARMS", "run_seed", "build_network", "convert_and_measure"]
 
@@ -54,6 +54,13 @@ def build_network(kind: str, options: dict, sample_shape: tuple[int, ...], num_c
     if kind == "mlp":
         return constrained_mlp(int(torch.tensor(sample_shape).prod()), tuple(options["hidden"]), num_classes)
     return constrained_cnn(tuple(options["cfg"]), channels, height, num_classes, tuple(options.get("hidden", ())))
+
+
+def network(settings: dict, arm: str) -> torch.nn.Sequential:
+    """The network a record keeps for ``arm`` (``cnn-ttfs``, ``mlp-ann``, ...): its kind's constrained network, in
+    double precision as it was converted and simulated."""
+    info, kind = data_info(settings), arm.partition("-")[0]
+    return build_network(kind, settings["networks"][kind], info.sample_shape, info.num_classes).double()
 
 
 def _test_batches(dataset, batch_size: int = 500):
@@ -151,6 +158,7 @@ register(Reproduction(
                             Contrast("mlp-ttfs", "mlp-ann")),),
     presets=PRESETS,
     run_seed=run_seed,
+    network=network,
     equivalence=0.0,
     paper_result={"claim": "lossless: the TTFS SNN's accuracy equals its ANN's (near-zero conversion loss on every "
                            "task)", "dataset": "image classification, image reconstruction and speech enhancement"},

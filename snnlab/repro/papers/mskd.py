@@ -17,15 +17,15 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader
 
-from ..energy import energy_report
-from ..evaluation import clip_protocol
-from ..losses import curriculum_alpha
-from ..methods import MSKD, TET
-from ..methods.mskd import ABLATIONS, output_gradient_norms
-from ..train import test_curve
-from .common import fit, load_data, seeded_model
-from .networks import with_network
-from .registry import BOOK_SEEDS, Contrast, Measure, Premise, Reproduction, register
+from ...energy import energy_report
+from ...evaluation import clip_protocol
+from ...losses import curriculum_alpha
+from ...methods import MSKD, TET
+from ...methods.mskd import ABLATIONS, output_gradient_norms
+from ...train import test_curve
+from ..common import fit, fit_teacher, load_data, seeded_model
+from ..networks import with_network
+from ..registry import BOOK_SEEDS, Contrast, Measure, Premise, Reproduction, register
 
 __all__ = ["PRESETS", "ARMS", "run_seed"]
 
@@ -94,10 +94,8 @@ def run_seed(settings: dict, seed: int, progress: bool) -> dict:
     def inputs(device):
         return {k: v.to(device) for k, v in clips.items()}
 
-    teacher_settings = {**settings["teacher"], "dataset": settings["dataset"]}
-    teacher_method, history = fit(lambda model: TET(model, T), teacher_settings, seed, progress, data)
-    teacher = teacher_method.model
-    results = {"teacher": _arm_result(teacher_method, history, teacher, teacher, inputs, data[1], settings)}
+    teacher, teacher_arm = fit_teacher(settings, seed, progress, data, make_method=lambda model: TET(model, T))
+    results = {"teacher": _arm_result(teacher, teacher_arm["history"], teacher, teacher, inputs, data[1], settings)}
 
     def schedule(epoch: int) -> float:
         return curriculum_alpha(epoch, **settings["alpha"])

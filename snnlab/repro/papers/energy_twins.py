@@ -11,12 +11,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..encoding import direct
-from ..energy import NEURON_TYPES, energy_report
-from ..methods import TET, ANNClassification
-from ..train import final_accuracy
-from .common import fit, load_data
-from .demos import Demonstration, register_demonstration
+from ...encoding import direct
+from ...energy import NEURON_TYPES, energy_report
+from ...methods import TET, ANNClassification
+from ...train import final_accuracy
+from ..common import fit, load_data
+from ..demos import Demonstration, register_demonstration
 
 __all__ = ["PRESETS", "twins_demo", "pooling_before_neurons"]
 

@@ -17,15 +17,15 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..data.cache import data_root
-from ..methods.base import ANNClassification, Method
-from ..methods.spikingbert import SpikingBERTKD, spikingbert_energy
-from ..models.transformer import SpikingBERTStudent, TransformerClassifier
-from ..reproducibility import seed_everything
-from ..train import TrainConfig, Trainer, final_accuracy, test_curve
-from .common import load_data
-from .networks import with_network
-from .registry import BOOK_SEEDS, Contrast, Premise, Reproduction, register
+from ...data.cache import data_root
+from ...methods.base import ANNClassification, Method
+from ...methods.spikingbert import SpikingBERTKD, spikingbert_energy
+from ...models.transformer import SpikingBERTStudent, TransformerClassifier
+from ...reproducibility import seed_everything
+from ...train import TrainConfig, Trainer, final_accuracy, test_curve
+from ..common import data_info, load_data
+from ..networks import with_network
+from ..registry import BOOK_SEEDS, Contrast, Premise, Reproduction, register
 
 __all__ = ["PRESETS", "ARMS", "ENERGY_METRICS", "run_seed", "PaperResourcesMissing"]
 
@@ -73,7 +73,7 @@ def _paper_resources_error() -> PaperResourcesMissing:
         f"'label' columns), placed under {data_root() / 'sst2'};\n"
         "  2. a BERT-base teacher fine-tuned on SST-2 (e.g. the HuggingFace model 'textattack/bert-base-uncased-SST-2' "
         "with its WordPiece tokenizer, `pip install transformers`).\n"
-        "snnlab has no SST-2 reader and no HuggingFace wrapper; adapt snnlab.repro.spikingbert.run_seed (tokenise "
+        "snnlab has no SST-2 reader and no HuggingFace wrapper; adapt snnlab.repro.papers.spikingbert.run_seed (tokenise "
         "with the teacher's tokenizer; read the teacher's embedding output and hidden states with "
         "output_hidden_states=True and its attention scores before the softmax, which output_attentions=True does not "
         "give: it returns the probabilities) and run it on a GPU. The book preset runs the same method on the "
@@ -88,13 +88,22 @@ def _params(model: nn.Module) -> float:
     return float(sum(p.numel() for p in model.parameters()))
 
 
+def _shape(info) -> dict:
+    """The vocabulary size, classes and longest sequence of the ``text`` set that both transformers are built for."""
+    return dict(vocab_size=info.extra["vocab_size"], num_classes=info.num_classes, max_len=info.extra["max_len"])
+
+
+def network(settings: dict, arm: str) -> SpikingBERTStudent:
+    """The network a record keeps for ``arm`` (``kd`` or ``no-kd``): the spiking student of the setting."""
+    return SpikingBERTStudent(**_shape(data_info(settings)), **settings["model_options"])
+
+
 def run_seed(settings: dict, seed: int, progress: bool) -> dict:
     """Teacher, then the student with and without KD, for one seed (see the module docstring)."""
     if settings["dataset"] != "text":
         raise _paper_resources_error()
     data = load_data(settings)
-    info = data[0].info
-    shape = dict(vocab_size=info.extra["vocab_size"], num_classes=info.num_classes, max_len=info.extra["max_len"])
+    shape = _shape(data[0].info)
     seed_everything(seed)
     teacher = TransformerClassifier(**shape, **settings["teacher"]["model_options"])
     history = _train(ANNClassification(teacher), data, settings["teacher"]["train"], seed, progress)
@@ -133,6 +142,7 @@ register(Reproduction(
             "training without KD)",
     presets=PRESETS,
     run_seed=run_seed,
+    network=network,
     paper_result={"dataset": "SST-2 (GLUE dev)", "teacher": "BERT-base", "student": "SpikingBERT, 4 layers",
                   "T_conv": 80, "kd": 88.19},
 ))

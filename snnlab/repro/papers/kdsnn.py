@@ -7,8 +7,8 @@ when given: the book preset's teacher sees the whole training set, the students 
 data, initial weights, budget and seed, the IF students: plain cross entropy (the baseline), response KD (the
 paper's first method), feature KD and both (:class:`snnlab.methods.kdsnn.KDSNN`), and response KD at each further
 temperature of ``tau_sweep`` (the paper does not give its temperature). The control: the student's architecture as
-an ANN, trained alone and with the same response KD (:class:`snnlab.methods.DistilledANN`) — whether distillation
-helps at all in the setting. The teacher and the four main students are tested clean and under Gaussian noise,
+an ANN, trained alone and with the same response KD (:func:`~snnlab.repro.common.ann_student_arms`) — whether
+distillation helps at all in the setting. The teacher and the four main students are tested clean and under Gaussian noise,
 salt-and-pepper noise and blur at several levels (:func:`snnlab.robustness.noise_robustness`, the same noisy images
 for all), with their energy per test sample and mean firing rate (:func:`snnlab.energy.energy_report`).
 """
@@ -17,14 +17,13 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader
 
-from ..encoding import encode
-from ..energy import energy_report
-from ..methods.base import ANNClassification, DistilledANN
-from ..methods.kdsnn import KDSNN
-from ..robustness import noise_robustness
-from .common import SGD_COSINE, arm_result, fit, fit_teacher, load_data, train_arm
-from .networks import with_network
-from .registry import BOOK_SEEDS, Contrast, Measure, PaperVariant, Premise, Reproduction, register
+from ...encoding import encode
+from ...energy import energy_report
+from ...methods.kdsnn import KDSNN
+from ...robustness import noise_robustness
+from ..common import SGD_COSINE, ann_student_arms, arm_result, fit, fit_teacher, load_data, train_arm
+from ..networks import with_network
+from ..registry import BOOK_SEEDS, Contrast, Measure, PaperVariant, Premise, Reproduction, register
 
 __all__ = ["PRESETS", "ARMS", "STUDENT_MODES", "run_seed", "model_metrics"]
 
@@ -112,10 +111,8 @@ def run_seed(settings: dict, seed: int, progress: bool) -> dict:
     for temperature in settings["tau_sweep"]:
         results[f"kd-response-tau{temperature:g}"] = train_arm(student("response", temperature), settings, seed,
                                                                progress, data)
-    ann_settings = {**settings, "model_options": {**settings["model_options"], "neuron": None}}
-    for arm, make in (("ann-student", ANNClassification),
-                      ("ann-student-kd", lambda model: DistilledANN(model, teacher, alpha=alpha, tau=tau))):
-        results[arm] = train_arm(make, ann_settings, seed, progress, data)
+    results["ann-student"], results["ann-student-kd"] = ann_student_arms(settings, seed, progress, data, teacher,
+                                                                         alpha=alpha, tau=tau)
     return results
 
 
