@@ -313,7 +313,9 @@ claim, the premise it rests on, and how the verdict is read."""
 _RECORD_CELL = """\
 record = repro.recorded_run("__NAME__", preset, results="../results", rerun=rerun, progress=True)
 print(f"source: {record['source']}; {record['effect']['n']} seed(s), {record['wall_clock_s']:.0f} s on "
-      f"{record['hardware']['cpu']} ({record['hardware']['cpu_count']} cores, GPU: {record['hardware']['gpu']})")
+      f"{record['hardware']['cpu']} ({record['hardware']['cpu_count']} cores, GPU: {record['hardware']['gpu']})")"""
+
+_RECORD_TABLE_CELL = """\
 rows = ["| arm | test accuracy (%) | per seed |", "|---|---|---|",
         *(f"| {arm} | {s['mean']:.2f} ± {s['std']:.2f} | {', '.join(f'{v:.2f}' for v in s['per_seed'])} |"
           for arm, s in record["arms"].items())]
@@ -381,7 +383,9 @@ def _notebook(name: str, fill, install: str) -> str:
         ("derivation", "markdown", _DERIVATION_CELL, None), ("implementation", "markdown", _IMPLEMENTATION_CELL, None),
         ("source", "code", _SOURCE_CELL, None), ("checks", "markdown", _CHECKS_CELL, None),
         ("check", "code", _CHECK_CELL, None), ("reproduction", "markdown", _REPRODUCTION_CELL, None),
-        ("record", "code", _RECORD_CELL, None), ("meaning", "markdown", _MEANING_CELL, None),
+        ("record", "code", _RECORD_CELL, None),
+        ("record-table", "code", _RECORD_TABLE_CELL, {"tags": ["hide-input"]}),
+        ("meaning", "markdown", _MEANING_CELL, None),
         ("summary", "markdown", _SUMMARY_CELL, None), ("exercises", "markdown", _EXERCISES_CELL, None),
     ]
     for number in range(1, EXERCISES + 1):

@@ -1,22 +1,33 @@
 """A record in words: the conclusion every chapter and the Results page show for a reproduction."""
 from __future__ import annotations
 
-__all__ = ["paper_text", "interval_text", "effect_text", "premise_text", "readings_text", "measures_text",
+__all__ = ["method_arms", "paper_text", "interval_text", "effect_text", "premise_text", "readings_text", "measures_text",
            "conclusion"]
 
 
+def method_arms(record: dict) -> list[str]:
+    """The arms that stand for the paper's method: the compared method arm, then the arm of every other reading of
+    an open point in the record's protocol (each trains the same method, read another way)."""
+    method_arm = record["effect"]["of"].split(" - ")[0]
+    readings = (record.get("protocol") or {}).get("readings") or []
+    return [method_arm] + [reading["arm"] for reading in readings if reading["arm"] != method_arm]
+
+
 def paper_text(record: dict) -> str:
-    """What the paper reports for the claim: its number for the method arm with the setting (data set, model, T),
-    the claim in the paper's words where it is not a single number (``paper_result["claim"]``, e.g. a lossless
-    conversion or a latency ratio), or that no published number is available."""
+    """What the paper reports for the claim: its number for the method with the setting (data set, model, T), the
+    claim in the paper's words where it is not a single number (``paper_result["claim"]``, e.g. a lossless conversion
+    or a latency ratio), or that no published number is available. Where the paper leaves a point open, its number
+    is the method's under whichever reading it trained, and is said to be so."""
     paper = record.get("paper_result")
     if not paper:
         return "no published number for this claim is available to this kit; the claim is tested as an effect"
-    method_arm = record["effect"]["of"].split(" - ")[0]
     context = [str(paper[key]) for key in ("dataset", "model") if key in paper]
     context += [f"T = {paper['T']}"] if "T" in paper else []
-    value = paper.get(method_arm)
-    if isinstance(value, (int, float)):
+    arms = method_arms(record)
+    value = next((paper[arm] for arm in arms if isinstance(paper.get(arm), (int, float))), None)
+    if value is not None and len(arms) > 1:
+        head = f"{value} % for the paper's method, under the reading its authors trained"
+    elif value is not None:
         head = f"{value} %"
     elif paper.get("claim"):
         head = paper["claim"]
