@@ -231,10 +231,10 @@ def _cmd_new_chapter(args) -> int:
     print("written (fill every TODO; CONTRIBUTING.md says what each piece needs):")
     for path in written:
         print(f"  {path.relative_to(root)}")
-    print(f"""then register them, one line each:
+    print(f"""the reproduction registers itself (snnlab/repro/papers/ imports every module in it) once its protocol has
+no TODO left; register the rest, one line each:
   snnlab/losses/__init__.py   from .{module} import {module}_loss   (and in __all__)
   snnlab/methods/__init__.py  from .{module} import {cls}   (and in __all__)
-  snnlab/repro/papers/__init__.py  from . import {module} as _{module}  # noqa: F401  (registers "{args.name}")
   _toc.yml                    - file: notebooks/{args.name}
   book/references.bib         the paper's entry, cited in the chapter
 freeze the protocol (snnlab protocol {args.name}), commit, record (snnlab reproduce {args.name} --preset book), then

@@ -9,6 +9,8 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
+
 import snnlab
 import snnlab.repro  # noqa: F401  (imports and registers the papers)
 
@@ -61,12 +63,35 @@ def test_nothing_outside_the_papers_imports_a_paper():
     assert importing_the_package == ["snnlab.repro"], importing_the_package
 
 
+def test_an_unfilled_skeleton_is_skipped_with_a_warning_that_names_it(tmp_path, monkeypatch):
+    """A paper module whose protocol still reads the template's placeholder does not stop the kit from importing:
+    it is left unregistered, and the warning names its file and the fields still to write."""
+    import warnings
+
+    import snnlab.repro.papers as papers
+    from snnlab.scaffold import chapter_files
+
+    skeleton = next(text for path, text in chapter_files("unfilled-paper", Path(snnlab.__file__).parent.parent).items()
+                    if path.as_posix().endswith("snnlab/repro/papers/unfilled_paper.py"))
+    (tmp_path / "unfilled_paper.py").write_text(skeleton)
+    monkeypatch.setattr(papers, "__path__", [*papers.__path__, str(tmp_path)])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        papers.import_papers()
+    messages = [str(w.message) for w in caught if "unfilled_paper" in str(w.message)]
+    assert len(messages) == 1 and "not registered yet" in messages[0], messages
+    (tmp_path / "unfilled_paper.py").write_text("import a_module_that_does_not_exist\n")    # no placeholder: raised
+    with pytest.raises(ImportError):
+        papers.import_papers()
+    assert "unfilled-paper" not in snnlab.repro.reproduction_names()
+
+
 def test_papers_build_on_the_framework_and_each_registers_on_import():
     registering = [path for path in _paper_modules()
                    if re.search(r"^register(_sweep|_comparison|_demonstration)?\(", path.read_text(), re.MULTILINE)]
     assert len(registering) >= 12
     for path in registering:
         assert module_name(path) in sys.modules, (
-            f"{path.name} registers a reproduction but snnlab/repro/papers/__init__.py does not import it")
+            f"{path.name} registers a reproduction but importing snnlab.repro did not import it")
         assert any(name.startswith("snnlab.repro.") and not name.startswith(PAPERS)
                    for name in imported_modules(path)), path.name

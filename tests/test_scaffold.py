@@ -54,7 +54,8 @@ def test_the_skeleton_notebook_follows_every_chapter_rule(tmp_path, capsys):
     assert sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.suffix != ".yml") == \
         sorted(SKELETONS)
     printed = capsys.readouterr().out
-    assert f"from . import {MODULE} as _{MODULE}" in printed and f"snnlab reproduce {NAME} --preset book" in printed
+    assert f"from .{MODULE} import {MODULE}_loss" in printed and f"snnlab reproduce {NAME} --preset book" in printed
+    assert "snnlab/repro/papers/__init__.py" not in printed             # the reproduction registers itself
     notebook = root / "notebooks" / f"{NAME}.ipynb"
     rules = _notebook_rules()
     assert len(rules) >= 12, [rule.__name__ for rule in rules]
@@ -128,7 +129,8 @@ def _copy_for_a_new_chapter(folder: Path) -> Path:
 
 @pytest.mark.slow
 def test_a_filled_in_skeleton_passes_its_tests_and_the_notebook_tests_once_recorded(tmp_path):
-    """Filled in (every placeholder replaced), registered with the printed lines, recorded and its rerun time
+    """Filled in (every placeholder replaced), registered with the printed lines (the reproduction registers itself:
+    the papers package imports every module in it), recorded and its rerun time
     written by ``snnlab book-tables``, the skeletons pass their own tests and every notebook test of the chapter,
     its execution at the smoke preset included."""
     root = _copy_for_a_new_chapter(tmp_path / "clone")
@@ -138,7 +140,6 @@ def test_a_filled_in_skeleton_passes_its_tests_and_the_notebook_tests_once_recor
         path.write_text(path.read_text().replace(f"{PLACEHOLDER}:", "Filled:").replace(PLACEHOLDER, "Filled"))
     registrations = {"snnlab/losses/__init__.py": f"from .{MODULE} import {MODULE}_loss  # noqa: F401\n",
                      "snnlab/methods/__init__.py": f"from .{MODULE} import MyPaper  # noqa: F401\n",
-                     "snnlab/repro/papers/__init__.py": f"from . import {MODULE} as _{MODULE}  # noqa: F401\n",
                      "_toc.yml": f"      - file: notebooks/{NAME}\n"}
     for name, line in registrations.items():
         with open(root / name, "a") as handle:

@@ -27,7 +27,7 @@ from .results import check_seed_result, metric_bounds, read_result, result_path,
 from .seed_store import SeedStore, open_store
 from .settings import apply_overrides, json_roundtrip, stale_differences, with_train_options
 
-__all__ = ["PRESETS", "BOOK_SEEDS", "VERDICTS", "PaperVariant", "Premise", "Reproduction", "register",
+__all__ = ["PRESETS", "BOOK_SEEDS", "VERDICTS", "PaperVariant", "Premise", "Reproduction", "register", "UnfilledProtocol",
            "get_reproduction", "reproduction_names", "run", "run_seeds", "recorded_arms", "summarise_arms", "data_summary", "provenance",
            "assess", "check_preset", "preset_setting", "check_presets", "recorded_run", "read_record", "trained_network",
            "Contrast", "Measure", "Reading", "CONFIRMATORY_FIRST_SEED"]
@@ -174,6 +174,11 @@ def register(reproduction: Reproduction) -> Reproduction:
     return _REGISTRY.add(reproduction)
 
 
+class UnfilledProtocol(ValueError):
+    """A reproduction whose protocol still holds the chapter template's placeholder texts: not registered until
+    they are written."""
+
+
 def check_protocol(reproduction: Reproduction) -> None:
     """Refuse a protocol that cannot be judged: no ``against``; a text still holding the chapter template's
     :data:`~snnlab.scaffold.PLACEHOLDER`; a reading, premise or measure naming an arm that is
@@ -192,7 +197,8 @@ def check_protocol(reproduction: Reproduction) -> None:
              **{f"measure {m.name}": m.statement for m in (*reproduction.further_claims, *reproduction.diagnostics)}}
     unfilled = [field for field, text in texts.items() if PLACEHOLDER in text]
     if unfilled:
-        refuse(f"the protocol skeleton is not filled in: {', '.join(unfilled)} still read {PLACEHOLDER!r}")
+        raise UnfilledProtocol(f"reproduction {name!r}: the protocol skeleton is not filled in: "
+                               f"{', '.join(unfilled)} still read {PLACEHOLDER!r}")
     contrasts = [*reproduction.premise.contrasts, *(m.contrast for m in reproduction.further_claims),
                  *(m.contrast for m in reproduction.diagnostics)]
     for quantity in (q for c in contrasts for q in (c.better, c.worse) if isinstance(q, str)):

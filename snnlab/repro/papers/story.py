@@ -145,8 +145,8 @@ def _kind(verdict: str) -> str:
 
 
 def _effect(effect: dict) -> str:
-    mde = f"; effects of {effect['mde']:.2f} points or more ruled out" if effect.get("mde") and \
-        effect["verdict"] == "inconclusive" else ""
+    mde = (f"; minimum detectable effect {effect['mde']:.2f} points (80 % power), so an effect smaller than that "
+           "could go unseen") if effect.get("mde") and effect["verdict"] == "inconclusive" else ""
     return f"{effect['of']} = {effect_text(effect)}{mde}"
 
 
