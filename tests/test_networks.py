@@ -2,6 +2,7 @@
 with their SHA-256 and loaded back only when the file is the one the record names."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import pytest
@@ -54,9 +55,10 @@ def test_networks_never_reach_the_results_and_only_the_first_seeds_compared_ones
 @pytest.mark.parametrize("name", reproduction_names())
 def test_every_reproduction_builds_the_networks_its_record_keeps(name, tmp_path):
     """The network a reproduction builds from a record's setting takes the kept file as it is (every weight, buffer
-    and saved threshold, nothing left over), for both compared arms."""
+    and saved threshold, nothing left over), for both compared arms and every explored one."""
     record = registry.run(name, "smoke", out=str(tmp_path), progress=False)
-    assert len(record["networks"]) == 2
+    reproduction = registry.get_reproduction(name)
+    assert set(record["networks"]) == {*reproduction.arms[:2], *reproduction.explored}
     for arm, entry in record["networks"].items():
         saved = torch.load(tmp_path / entry["file"], weights_only=True)
         network = trained_network(record, arm, results=tmp_path)
@@ -67,6 +69,14 @@ def test_every_reproduction_builds_the_networks_its_record_keeps(name, tmp_path)
                 assert torch.equal(state[key], value.to(state[key].dtype)), (arm, key)
             else:
                 assert modules[key.removesuffix(THRESHOLD)].v_threshold == float(value), (arm, key)
+
+
+def test_a_reproduction_explores_only_declared_arms():
+    lasnn = registry.get_reproduction("lasnn")
+    assert lasnn.explored == ("teacher",)
+    with pytest.raises(ValueError, match="keeps networks of undeclared arms \\['ghost'\\]"):
+        registry.register(dataclasses.replace(lasnn, name="lasnn-ghost", explored=("ghost",)))
+    assert "lasnn-ghost" not in reproduction_names()
 
 
 def test_a_converted_network_comes_back_with_its_balanced_thresholds(tmp_path):

@@ -1,9 +1,10 @@
-"""The trained networks a record keeps: the first seed's network of the method arm and of the baseline arm, saved as
-weights-only ``state_dict`` files beside the record so that a chapter can explore trained networks without training.
+"""The trained networks a record keeps: the first seed's network of the method arm and of the baseline arm (and of
+any arm the reproduction explores beyond them, e.g. a teacher), saved as weights-only ``state_dict`` files beside
+the record so that a chapter can explore trained networks without training.
 
 A reproduction's ``run_seed`` returns each arm's trained network under ``"network"`` (:func:`with_network`);
 :func:`keep_networks` wraps ``run_seed`` so that the networks never reach the per-seed results (which are JSON), and
-saves the compared pair's networks of the run's first seed to ``<out>/networks/<record>/<arm>.pt``. The record lists
+saves the kept arms' networks of the run's first seed to ``<out>/networks/<record>/<arm>.pt``. The record lists
 each file with its SHA-256 (:func:`network_entries`), and :func:`load_network` refuses a file whose hash differs
 before it loads it with ``torch.load(..., weights_only=True)``.
 

@@ -100,6 +100,9 @@ class Reproduction:
     """The paper's further claims, each with a verdict of its own (e.g. a latency ratio)."""
     diagnostics: tuple[Measure, ...] = ()
     """Contrasts reported beside the verdict, with their intervals (e.g. a mechanism's size in an ANN)."""
+    explored: tuple[str, ...] = ()
+    """Arms beyond the compared pair whose first-seed networks the record also keeps, for the chapter to explore
+    (e.g. LaSNN's teacher, whose attention its student is distilled towards). Not part of the protocol."""
     network: Callable[[dict, str], nn.Module] | None = None
     """``network(setting, arm)``: the untrained network whose weights the record keeps for ``arm`` (what ``run_seed``
     returns under ``"network"``); None: the setting's ``model`` (:func:`~snnlab.repro.common.setting_model`). Not
@@ -171,6 +174,10 @@ def register(reproduction: Reproduction) -> Reproduction:
         raise ValueError(f"reproduction {reproduction.name!r} declares no premise: state the condition its claim "
                          "depends on as a Premise, measured from its arms")
     check_protocol(reproduction)
+    undeclared = [arm for arm in reproduction.explored if arm not in reproduction.arms]
+    if undeclared:
+        raise ValueError(f"reproduction {reproduction.name!r} keeps networks of undeclared arms {undeclared}: "
+                         f"explored names arms of {list(reproduction.arms)}")
     return _REGISTRY.add(reproduction)
 
 
@@ -347,7 +354,8 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
     values with mean and std for each arm, the paired effect (method − baseline) with its 95 % interval, minimum
     detectable effect and verdict (:func:`assess`), the premise as measured, the wall-clock time, hardware, package
     versions and the git SHA. It is written to ``out/<name>-<preset>[-<variant>].json`` (unless ``out`` is None),
-    with the first seed's trained networks of the compared arms beside it (:mod:`~snnlab.repro.networks`; in
+    with the first seed's trained networks of the compared arms (and of :attr:`Reproduction.explored`) beside it
+    (:mod:`~snnlab.repro.networks`; in
     memory under ``record["trained"]`` when ``out`` is None, see :func:`trained_network`). It
     stores the frozen protocol (:meth:`Reproduction.protocol`) with its hash, runs on the protocol's seeds (from
     :data:`CONFIRMATORY_FIRST_SEED` at the ``book`` preset) and is judged by it (:func:`assess`).
@@ -381,10 +389,10 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
     if out is not None and preset == "book" and git_clean() is False:
         print(f"{name}: the source tree has uncommitted changes, so this record will stand as exploratory; commit "
               "first to make a confirmatory record", file=sys.stderr)
-    compared = reproduction.arms[:2]
+    kept = (*reproduction.arms[:2], *reproduction.explored)
     networks = None if out is None else network_folder(result_path(out, name, preset, variant))
     in_memory = {} if out is None else None
-    run_seed = keep_networks(reproduction.run_seed, networks, compared, seed_list[0], in_memory)
+    run_seed = keep_networks(reproduction.run_seed, networks, kept, seed_list[0], in_memory)
     start = time.perf_counter()
     with collect_execution() as execution:
         per_seed = run_seeds(name, run_seed, with_train_options(settings, device=device, amp=amp),
@@ -407,7 +415,7 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
         "effect": {"of": f"{method_arm} - {baseline_arm}"},
         "paper_result": reproduction.target(preset, variant),
         "overrides": json_roundtrip(overrides or {}),
-        "networks": {} if networks is None else network_entries(networks, compared, seed_list[0], out),
+        "networks": {} if networks is None else network_entries(networks, kept, seed_list[0], out),
         **provenance(wall, execution),
     })
     if out is not None:
