@@ -492,7 +492,8 @@ def record_values(record: dict) -> dict[str, list[float]]:
     sweep point's) mean and per-seed values of its metric and of each further metric, and the paper's numbers.
     Differences: the mean and 95 % Student-t interval of the paired difference between two arms in the same metric
     (two series at the same sweep value), computed here independently of the package; each arm's std; the record's
-    effect and premise. Both: the record's setting and the presets of its reproduction. A demonstration's record
+    effect, premise, further claims, diagnostics and readings (their means, intervals and minimum detectable
+    effects). Both: the record's setting and the presets of its reproduction. A demonstration's record
     gives every number it measured and its setting, of any kind."""
     if "measured" in record:
         numbers = _numbers_in([record["measured"], record["setting"]])
@@ -507,11 +508,13 @@ def record_values(record: dict) -> dict[str, list[float]]:
         for arm, summary in record["arms"].items():
             for metric, values in summary.get("metrics", {}).items():
                 groups.setdefault(metric, {})[arm] = values["per_seed"]
-    levels, differences = _numbers_in(record.get("paper_result")), _numbers_in([record.get("effect"),
-                                                                                  record.get("premise")])
+    measures = [record.get("effect"), record.get("premise"), *(record.get("further_claims") or {}).values(),
+                *(record.get("diagnostics") or {}).values(),
+                *(reading["effect"] for reading in (record.get("readings") or {}).values())]
+    levels, differences = _numbers_in(record.get("paper_result")), _numbers_in(measures)
     effect = record.get("effect") or {}
     intervals = [(effect["mean"], *effect["ci"])] if effect.get("ci") else []
-    paired = set(groups) if "series" in record else {""}
+    paired = set(groups)
     for metric, arms in groups.items():
         arms = {arm: seeds for arm, seeds in ((a, _seeds(v)) for a, v in arms.items()) if seeds}
         for seeds in arms.values():
