@@ -94,7 +94,7 @@ def test_book_record_matches_its_preset(path):
     assert tuple(record["arms"])[:len(reproduction.arms)] == reproduction.arms
     assert all(arm["n"] == reproduction.settings("book")["seeds"] for arm in record["arms"].values())
     assert record["premise"]["measured"] is not None and "mde" in record["effect"] and record["data"]["test_size"]
-    for arm in reproduction.arms[:2]:                    # the trained networks the chapter explores
+    for arm in (*reproduction.arms[:2], *reproduction.explored):     # the trained networks the chapter explores
         entry = record["networks"][arm]
         assert hashlib.sha256((path.parent / entry["file"]).read_bytes()).hexdigest() == entry["sha256"], arm
 
