@@ -355,9 +355,8 @@ def run(name: str, preset: str = "book", seeds: int | None = None, out: str | No
     detectable effect and verdict (:func:`assess`), the premise as measured, the wall-clock time, hardware, package
     versions and the git SHA. It is written to ``out/<name>-<preset>[-<variant>].json`` (unless ``out`` is None),
     with the first seed's trained networks of the compared arms (and of :attr:`Reproduction.explored`) beside it
-    (:mod:`~snnlab.repro.networks`; in
-    memory under ``record["trained"]`` when ``out`` is None, see :func:`trained_network`). It
-    stores the frozen protocol (:meth:`Reproduction.protocol`) with its hash, runs on the protocol's seeds (from
+    (:mod:`~snnlab.repro.networks`; in memory under ``record["trained"]`` when ``out`` is None, see
+    :func:`trained_network`). It stores the frozen protocol (:meth:`Reproduction.protocol`) with its hash, runs on the protocol's seeds (from
     :data:`CONFIRMATORY_FIRST_SEED` at the ``book`` preset) and is judged by it (:func:`assess`).
 
     With ``out``, the folder (writable, with free space), the device and the ``.partial`` path are checked and the
